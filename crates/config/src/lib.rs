@@ -1,0 +1,371 @@
+//! tidemark's configuration file.
+//!
+//! Parsing is strict: unknown keys are errors, every value is validated, and errors name the
+//! key and what is wrong. Environment variables `TIDEMARK__SECTION__KEY=value` override keys
+//! (array items by index: `TIDEMARK__TABLES__0__TARGET`); values are read as TOML values when
+//! they parse as one, else as strings.
+
+mod env;
+mod units;
+
+pub use env::apply_env_overrides;
+pub use units::ByteSize;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tidemark_model::TableName;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("config key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+/// The whole configuration of one tidemark deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the Debezium topics are read from.
+    pub kafka: KafkaConfig,
+    /// Where the tables are written.
+    pub warehouse: WarehouseConfig,
+    /// How replicas share the partitions.
+    #[serde(default)]
+    pub coordination: CoordinationConfig,
+    /// Micro-batch and memory limits.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// One entry per Debezium topic: the table it is applied to.
+    pub tables: Vec<TableConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Passed to librdkafka as is (security settings, fetch sizes, …). tidemark sets the
+    /// properties it depends on (`enable.auto.commit=false`, `auto.offset.reset=error`, …)
+    /// after these, so they cannot be overridden by mistake.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    #[default]
+    Postgres,
+    Redshift,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseConfig {
+    /// libpq-style URL or key=value connection string.
+    pub url: String,
+    /// SQL dialect of the warehouse.
+    #[serde(default)]
+    pub dialect: Dialect,
+    /// Schema holding tidemark's own tables (watermarks). Created if missing.
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// How long one merge transaction may take before it is abandoned and retried.
+    #[serde(default = "default_statement_timeout", with = "units::duration")]
+    pub statement_timeout: Duration,
+}
+
+fn default_schema() -> String {
+    "tidemark".to_string()
+}
+
+fn default_statement_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CoordinationMode {
+    /// One replica, no etcd: it owns every partition.
+    #[default]
+    Standalone,
+    /// Several replicas coordinated through etcd leases.
+    Etcd,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinationConfig {
+    #[serde(default)]
+    pub mode: CoordinationMode,
+    /// Partition-owner actors per replica; each has its own Kafka consumer and thread.
+    #[serde(default = "default_slices")]
+    pub slices: usize,
+    /// Name of this pipeline: namespaces watermarks (and etcd keys), so several pipelines
+    /// can share one warehouse.
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+    /// etcd endpoints (mode = "etcd").
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// etcd lease time-to-live (mode = "etcd").
+    #[serde(default = "default_lease_ttl", with = "units::duration")]
+    pub lease_ttl: Duration,
+}
+
+fn default_slices() -> usize {
+    1
+}
+fn default_cluster() -> String {
+    "tidemark".to_string()
+}
+fn default_lease_ttl() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for CoordinationConfig {
+    fn default() -> Self {
+        Self {
+            mode: CoordinationMode::default(),
+            slices: default_slices(),
+            cluster: default_cluster(),
+            endpoints: Vec::new(),
+            lease_ttl: default_lease_ttl(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// A micro-batch is sent to its table's merge once it holds this many ranked rows…
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+    /// …or this many bytes of decoded rows…
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: ByteSize,
+    /// …or once its oldest record has waited this long.
+    #[serde(default = "default_linger", with = "units::duration")]
+    pub linger: Duration,
+    /// Batches of one owner that may wait for or be in a merge at once; more is backpressure.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Cap on record bytes held by one replica between fetch and commit (invariant 5).
+    #[serde(default = "default_max_in_flight_bytes")]
+    pub max_in_flight_bytes: ByteSize,
+}
+
+fn default_max_rows() -> usize {
+    10_000
+}
+fn default_max_bytes() -> ByteSize {
+    ByteSize(32 << 20)
+}
+fn default_linger() -> Duration {
+    Duration::from_millis(200)
+}
+fn default_max_in_flight() -> usize {
+    2
+}
+fn default_max_in_flight_bytes() -> ByteSize {
+    ByteSize(256 << 20)
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_rows: default_max_rows(),
+            max_bytes: default_max_bytes(),
+            linger: default_linger(),
+            max_in_flight: default_max_in_flight(),
+            max_in_flight_bytes: default_max_in_flight_bytes(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// The Debezium topic of one source table.
+    pub topic: String,
+    /// The target table, `schema.table` (or `table` for schema `public`). It must exist.
+    pub target: String,
+    /// Source fields forming the row key. Default: the Kafka message key's fields.
+    pub key: Option<Vec<String>>,
+    /// Renames, source field = target column. Unlisted fields keep their names.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Target columns tidemark never writes (their DEFAULT applies), e.g. a load timestamp.
+    #[serde(default)]
+    pub unmanaged_columns: Vec<String>,
+}
+
+impl TableConfig {
+    /// The parsed target name; validated by [`Config::validate`].
+    pub fn target_name(&self) -> Option<TableName> {
+        TableName::parse(&self.target)
+    }
+}
+
+impl Config {
+    /// Reads, applies `TIDEMARK__…` environment overrides, parses and validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_with_env(&text, &path.display().to_string(), std::env::vars())
+    }
+
+    /// Parses TOML text (no environment), then validates.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_toml_with_env(text, "text", std::iter::empty())
+    }
+
+    pub fn from_toml_with_env(
+        text: &str,
+        origin: &str,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                })?;
+        apply_env_overrides(&mut table, env)?;
+        let config: Config = Config::deserialize(table).map_err(|e| ConfigError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: non-empty names, sane limits, unique topics/targets.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: &str| ConfigError::Invalid {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        };
+        if self.kafka.brokers.trim().is_empty() {
+            return Err(invalid("kafka.brokers", "must not be empty"));
+        }
+        if self.warehouse.url.trim().is_empty() {
+            return Err(invalid("warehouse.url", "must not be empty"));
+        }
+        if self.warehouse.schema.is_empty() {
+            return Err(invalid("warehouse.schema", "must not be empty"));
+        }
+        if self.warehouse.dialect == Dialect::Redshift {
+            return Err(invalid(
+                "warehouse.dialect",
+                "\"redshift\" is not supported by this version yet; use \"postgres\"",
+            ));
+        }
+        let c = &self.coordination;
+        if c.slices == 0 || c.slices > 256 {
+            return Err(invalid("coordination.slices", "must be between 1 and 256"));
+        }
+        if c.cluster.is_empty() {
+            return Err(invalid("coordination.cluster", "must not be empty"));
+        }
+        if c.mode == CoordinationMode::Etcd {
+            return Err(invalid(
+                "coordination.mode",
+                "\"etcd\" is not supported by this version yet; use \"standalone\"",
+            ));
+        }
+        let b = &self.batch;
+        if b.max_rows == 0 {
+            return Err(invalid("batch.max_rows", "must be at least 1"));
+        }
+        if b.max_bytes.0 < 1024 {
+            return Err(invalid("batch.max_bytes", "must be at least 1KiB"));
+        }
+        if b.linger.is_zero() {
+            return Err(invalid("batch.linger", "must be greater than zero"));
+        }
+        if b.max_in_flight == 0 {
+            return Err(invalid("batch.max_in_flight", "must be at least 1"));
+        }
+        if b.max_in_flight_bytes.0 < 1 << 20 {
+            return Err(invalid(
+                "batch.max_in_flight_bytes",
+                "must be at least 1MiB",
+            ));
+        }
+        if self.tables.is_empty() {
+            return Err(invalid(
+                "tables",
+                "at least one [[tables]] entry is required",
+            ));
+        }
+        let mut topics = BTreeSet::new();
+        let mut targets = BTreeSet::new();
+        for (i, t) in self.tables.iter().enumerate() {
+            let key = |k: &str| format!("tables[{i}].{k}");
+            if t.topic.is_empty() {
+                return Err(invalid(&key("topic"), "must not be empty"));
+            }
+            if !topics.insert(t.topic.as_str()) {
+                return Err(invalid(
+                    &key("topic"),
+                    &format!("topic {:?} is listed twice", t.topic),
+                ));
+            }
+            let Some(target) = t.target_name() else {
+                return Err(invalid(
+                    &key("target"),
+                    &format!("{:?} is not `schema.table` or `table`", t.target),
+                ));
+            };
+            if !targets.insert(target) {
+                return Err(invalid(
+                    &key("target"),
+                    &format!("target {:?} is fed by two topics", t.target),
+                ));
+            }
+            if let Some(k) = &t.key {
+                if k.is_empty() || k.iter().any(|f| f.is_empty()) {
+                    return Err(invalid(
+                        &key("key"),
+                        "must list at least one non-empty field",
+                    ));
+                }
+            }
+            let mut renamed_to = BTreeSet::new();
+            for (source, target) in &t.columns {
+                if source.is_empty() || target.is_empty() {
+                    return Err(invalid(&key("columns"), "names must not be empty"));
+                }
+                if !renamed_to.insert(target.as_str()) {
+                    return Err(invalid(
+                        &key("columns"),
+                        &format!("two fields are renamed to {target:?}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The table entry for a topic.
+    pub fn table_for_topic(&self, topic: &str) -> Option<&TableConfig> {
+        self.tables.iter().find(|t| t.topic == topic)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+use super::*;
+
+const EXAMPLE: &str = r#"
+[kafka]
+brokers = "127.0.0.1:9092"
+[kafka.properties]
+"fetch.max.bytes" = "1048576"
+[warehouse]
+url = "postgres://postgres@127.0.0.1:5432/dev"
+dialect = "postgres"
+[coordination]
+mode = "standalone"
+slices = 2
+[batch]
+max_rows = 10000
+linger = "200ms"
+max_bytes = "8MiB"
+[[tables]]
+topic = "salesdb.salesdb.CUSTOMER"
+target = "public.customer_target"
+key = ["CUST_ID"]
+[tables.columns]
+CUST_ID = "customer_id"
+NAME = "customer_name"
+MKTSEGMENT = "market_segment"
+"#;
+
+#[test]
+fn parses_the_documented_example() {
+    let c = Config::from_toml(EXAMPLE).unwrap();
+    assert_eq!(c.coordination.slices, 2);
+    assert_eq!(c.batch.linger, Duration::from_millis(200));
+    assert_eq!(c.batch.max_bytes, ByteSize(8 << 20));
+    assert_eq!(c.tables[0].columns["CUST_ID"], "customer_id");
+    assert_eq!(c.kafka.properties["fetch.max.bytes"], "1048576");
+    assert_eq!(c.warehouse.schema, "tidemark");
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key() {
+    let text = EXAMPLE.replace("slices = 2", "slices = 2\nslyces = 3");
+    let err = Config::from_toml(&text).unwrap_err().to_string();
+    assert!(err.contains("slyces"), "{err}");
+}
+
+#[test]
+fn invalid_values_name_the_key() {
+    let err = Config::from_toml(&EXAMPLE.replace("slices = 2", "slices = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("coordination.slices"), "{err}");
+    let err = Config::from_toml(&EXAMPLE.replace("\"200ms\"", "\"soon\""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("soon") && err.contains("linger"), "{err}");
+    let err = Config::from_toml(&EXAMPLE.replace("public.customer_target", "a.b.c"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tables[0].target"), "{err}");
+}
+
+#[test]
+fn duplicate_topics_are_rejected() {
+    let text = format!(
+        "{EXAMPLE}\n[[tables]]\ntopic = \"salesdb.salesdb.CUSTOMER\"\ntarget = \"other\"\n"
+    );
+    let err = Config::from_toml(&text).unwrap_err().to_string();
+    assert!(err.contains("tables[1].topic"), "{err}");
+}
+
+#[test]
+fn env_overrides_scalars_and_array_items() {
+    let env = vec![
+        (
+            "TIDEMARK__WAREHOUSE__URL".to_string(),
+            "postgres://x@h/db".to_string(),
+        ),
+        ("TIDEMARK__BATCH__MAX_ROWS".to_string(), "77".to_string()),
+        ("TIDEMARK__TABLES__0__TARGET".to_string(), "s.t".to_string()),
+        ("UNRELATED".to_string(), "1".to_string()),
+    ];
+    let c = Config::from_toml_with_env(EXAMPLE, "test", env.into_iter()).unwrap();
+    assert_eq!(c.warehouse.url, "postgres://x@h/db");
+    assert_eq!(c.batch.max_rows, 77);
+    assert_eq!(c.tables[0].target, "s.t");
+    let bad = vec![("TIDEMARK__TABLES__5__TARGET".to_string(), "s.t".to_string())];
+    assert!(Config::from_toml_with_env(EXAMPLE, "test", bad.into_iter()).is_err());
+}
+
+#[test]
+fn byte_sizes() {
+    assert_eq!(ByteSize::parse("16MiB").unwrap(), ByteSize(16 << 20));
+    assert_eq!(ByteSize::parse("1000").unwrap(), ByteSize(1000));
+    assert!(ByteSize::parse("12 parsecs").is_err());
+}

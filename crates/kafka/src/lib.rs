@@ -1,0 +1,179 @@
+//! The rdkafka adapter of [`tidemark_ports::Broker`].
+//!
+//! Partitions are always assigned by hand (`assign`), never through a consumer group:
+//! ownership is tidemark's business (standalone or etcd), and the next offset comes from the
+//! warehouse. `auto.offset.reset=error` makes a missing offset an error instead of a jump.
+
+mod reader;
+
+pub use reader::KafkaReader;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use tidemark_model::TopicPartition;
+use tidemark_ports::{Broker, BrokerError, RecordReader, StartOffset};
+
+/// Properties tidemark relies on; applied after the user's so they cannot be overridden.
+const FIXED: &[(&str, &str)] = &[
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("auto.offset.reset", "error"),
+    ("enable.partition.eof", "false"),
+];
+
+/// Defaults that keep librdkafka's prefetch bounded; the user may override them.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("queued.max.messages.kbytes", "8192"),
+    ("fetch.wait.max.ms", "100"),
+    ("socket.keepalive.enable", "true"),
+];
+
+/// A Kafka-protocol cluster reached through librdkafka.
+pub struct KafkaBroker {
+    /// Client properties for every consumer we create.
+    properties: BTreeMap<String, String>,
+    /// A consumer used only for metadata and watermark queries, created on first use.
+    metadata: Mutex<Option<BaseConsumer>>,
+}
+
+impl KafkaBroker {
+    /// Builds the client configuration (no network yet).
+    pub fn new(
+        brokers: &str,
+        user_properties: &BTreeMap<String, String>,
+        pipeline: &str,
+    ) -> Result<Self, BrokerError> {
+        let mut properties: BTreeMap<String, String> = DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        properties.extend(user_properties.clone());
+        properties.insert("bootstrap.servers".into(), brokers.to_string());
+        // Only used for advisory offset commits (lag tools); never joins a group.
+        properties
+            .entry("group.id".into())
+            .or_insert_with(|| format!("tidemark-{pipeline}"));
+        for (k, v) in FIXED {
+            properties.insert(k.to_string(), v.to_string());
+        }
+        let broker = Self {
+            properties,
+            metadata: Mutex::new(None),
+        };
+        // Fail early on invalid properties.
+        broker.consumer("validating kafka properties")?;
+        Ok(broker)
+    }
+
+    fn consumer(&self, context: &str) -> Result<BaseConsumer, BrokerError> {
+        let mut config = ClientConfig::new();
+        for (k, v) in &self.properties {
+            config.set(k, v);
+        }
+        config.create().map_err(|e| match e {
+            KafkaError::ClientConfig(..) => BrokerError::Config(e.to_string()),
+            other => client_error(context, other),
+        })
+    }
+
+    fn with_metadata<T>(
+        &self,
+        context: &str,
+        f: impl FnOnce(&BaseConsumer) -> Result<T, BrokerError>,
+    ) -> Result<T, BrokerError> {
+        let mut guard = self.metadata.lock().map_err(|_| BrokerError::Client {
+            context: context.into(),
+            message: "metadata client lock poisoned".into(),
+        })?;
+        if guard.is_none() {
+            *guard = Some(self.consumer(context)?);
+        }
+        match guard.as_ref() {
+            Some(c) => f(c),
+            None => Err(BrokerError::Client {
+                context: context.into(),
+                message: "metadata client unavailable".into(),
+            }),
+        }
+    }
+}
+
+pub(crate) fn client_error(context: &str, e: KafkaError) -> BrokerError {
+    BrokerError::Client {
+        context: context.to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl Broker for KafkaBroker {
+    fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<i32>, BrokerError> {
+        self.with_metadata("fetching topic metadata", |c| {
+            let md = c
+                .fetch_metadata(Some(topic), timeout)
+                .map_err(|e| client_error(&format!("fetching metadata of {topic:?}"), e))?;
+            let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+                return Err(BrokerError::UnknownTopic {
+                    topic: topic.to_string(),
+                });
+            };
+            if let Some(err) = t.error() {
+                let code = RDKafkaErrorCode::from(err);
+                if code == RDKafkaErrorCode::UnknownTopicOrPartition {
+                    return Err(BrokerError::UnknownTopic {
+                        topic: topic.to_string(),
+                    });
+                }
+                return Err(BrokerError::Client {
+                    context: format!("metadata of {topic:?}"),
+                    message: code.to_string(),
+                });
+            }
+            let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ids.sort_unstable();
+            if ids.is_empty() {
+                return Err(BrokerError::UnknownTopic {
+                    topic: topic.to_string(),
+                });
+            }
+            Ok(ids)
+        })
+    }
+
+    fn watermarks(
+        &self,
+        tp: &TopicPartition,
+        timeout: Duration,
+    ) -> Result<(i64, i64), BrokerError> {
+        self.with_metadata("fetching watermarks", |c| {
+            c.fetch_watermarks(&tp.topic, tp.partition, timeout)
+                .map_err(|e| client_error(&format!("fetching watermarks of {tp}"), e))
+        })
+    }
+
+    fn open_reader(
+        &self,
+        assignment: &[(TopicPartition, StartOffset)],
+    ) -> Result<Box<dyn RecordReader>, BrokerError> {
+        let consumer = self.consumer("creating reader")?;
+        let mut list = TopicPartitionList::new();
+        for (tp, start) in assignment {
+            let offset = match start {
+                StartOffset::Beginning => Offset::Beginning,
+                StartOffset::Offset(o) => Offset::Offset(*o),
+            };
+            list.add_partition_offset(&tp.topic, tp.partition, offset)
+                .map_err(|e| client_error(&format!("assigning {tp}"), e))?;
+        }
+        consumer
+            .assign(&list)
+            .map_err(|e| client_error("assigning partitions", e))?;
+        Ok(Box::new(KafkaReader::new(consumer, assignment)))
+    }
+}

@@ -1,0 +1,210 @@
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// A schema-qualified table name, exactly as written in config (`schema.table`, or `table`
+/// meaning schema `public`). Quoting for SQL is the warehouse adapter's job.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl TableName {
+    /// Parses `schema.table` or `table`. Returns `None` for empty parts or more than one dot.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.split('.');
+        let (schema, name) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(n), None, None) => ("public", n),
+            (Some(s), Some(n), None) => (s, n),
+            _ => return None,
+        };
+        if schema.is_empty() || name.is_empty() {
+            return None;
+        }
+        Some(Self {
+            schema: schema.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// How tidemark encodes a column when staging it. Types without a native encoding here are
+/// staged as text and cast by the warehouse with the column's own type (`Other`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Bool,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    Text,
+    Bytes,
+    Other,
+}
+
+/// One column of a target table that tidemark writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetColumn {
+    /// The column's name in the target table.
+    pub name: String,
+    /// The Debezium field that feeds it (the same name unless renamed in config).
+    pub source_field: String,
+    pub ty: ColumnType,
+    /// The column's full SQL type as the warehouse spells it (`format_type`), used for casts.
+    pub sql_type: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LayoutError {
+    #[error("table {table}: column rename {source_field} = {target:?} names a column the table does not have")]
+    UnknownRenameTarget {
+        table: TableName,
+        source_field: String,
+        target: String,
+    },
+    #[error("table {table}: key field {field:?} maps to no column of the table")]
+    UnknownKeyField { table: TableName, field: String },
+    #[error("table {table}: unmanaged column {column:?} is not a column of the table")]
+    UnknownUnmanagedColumn { table: TableName, column: String },
+    #[error("table {table}: no columns left to write")]
+    NoColumns { table: TableName },
+}
+
+/// The columns tidemark writes in one target table, in a fixed order that every decoded row
+/// follows, and the map from Debezium field names to those columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableLayout {
+    pub table: TableName,
+    pub columns: Vec<TargetColumn>,
+    by_source: HashMap<String, usize>,
+}
+
+impl TableLayout {
+    /// Builds the layout from the target's columns `(name, type, sql_type)`, the configured
+    /// renames (source field → target column) and the columns tidemark must leave alone (their
+    /// DEFAULT applies on insert).
+    pub fn from_target(
+        table: TableName,
+        target_columns: Vec<(String, ColumnType, String)>,
+        renames: &BTreeMap<String, String>,
+        unmanaged: &[String],
+    ) -> Result<Self, LayoutError> {
+        for column in unmanaged {
+            if !target_columns.iter().any(|(n, _, _)| n == column) {
+                return Err(LayoutError::UnknownUnmanagedColumn {
+                    table,
+                    column: column.clone(),
+                });
+            }
+        }
+        let mut target_to_source: HashMap<&str, &str> = HashMap::new();
+        for (source, target) in renames {
+            if !target_columns.iter().any(|(n, _, _)| n == target) {
+                return Err(LayoutError::UnknownRenameTarget {
+                    table,
+                    source_field: source.clone(),
+                    target: target.clone(),
+                });
+            }
+            target_to_source.insert(target.as_str(), source.as_str());
+        }
+        let columns: Vec<TargetColumn> = target_columns
+            .into_iter()
+            .filter(|(name, _, _)| !unmanaged.contains(name))
+            .map(|(name, ty, sql_type)| {
+                let source_field = target_to_source
+                    .get(name.as_str())
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| name.clone());
+                TargetColumn {
+                    name,
+                    source_field,
+                    ty,
+                    sql_type,
+                }
+            })
+            .collect();
+        if columns.is_empty() {
+            return Err(LayoutError::NoColumns { table });
+        }
+        let by_source = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.source_field.clone(), i))
+            .collect();
+        Ok(Self {
+            table,
+            columns,
+            by_source,
+        })
+    }
+
+    /// The column fed by a Debezium field, if the table has one.
+    pub fn column_for_field(&self, field: &str) -> Option<usize> {
+        self.by_source.get(field).copied()
+    }
+
+    /// Resolves key field names (source names) to column indices.
+    pub fn key_columns<S: AsRef<str>>(&self, fields: &[S]) -> Result<Vec<usize>, LayoutError> {
+        fields
+            .iter()
+            .map(|f| {
+                self.column_for_field(f.as_ref())
+                    .ok_or_else(|| LayoutError::UnknownKeyField {
+                        table: self.table.clone(),
+                        field: f.as_ref().to_string(),
+                    })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols() -> Vec<(String, ColumnType, String)> {
+        vec![
+            ("customer_id".into(), ColumnType::Text, "text".into()),
+            ("customer_name".into(), ColumnType::Text, "text".into()),
+            ("refresh_time".into(), ColumnType::Other, "timestamp".into()),
+        ]
+    }
+
+    #[test]
+    fn renames_map_source_fields_and_unmanaged_columns_are_left_out() {
+        let renames = BTreeMap::from([("CUST_ID".to_string(), "customer_id".to_string())]);
+        let table = TableName::parse("public.customer_target").unwrap();
+        let layout =
+            TableLayout::from_target(table, cols(), &renames, &["refresh_time".into()]).unwrap();
+        assert_eq!(layout.columns.len(), 2);
+        assert_eq!(layout.column_for_field("CUST_ID"), Some(0));
+        assert_eq!(layout.column_for_field("customer_id"), None);
+        assert_eq!(layout.column_for_field("customer_name"), Some(1));
+        assert_eq!(layout.key_columns(&["CUST_ID"]).unwrap(), vec![0]);
+        assert!(layout.key_columns(&["NOPE"]).is_err());
+    }
+
+    #[test]
+    fn rename_to_missing_column_is_an_error() {
+        let renames = BTreeMap::from([("X".to_string(), "missing".to_string())]);
+        let table = TableName::parse("t").unwrap();
+        assert_eq!(table.schema, "public");
+        let err = TableLayout::from_target(table, cols(), &renames, &[]).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn table_name_parsing() {
+        assert!(TableName::parse("a.b.c").is_none());
+        assert!(TableName::parse(".b").is_none());
+        assert_eq!(TableName::parse("s.t").unwrap().to_string(), "s.t");
+    }
+}

@@ -1,0 +1,47 @@
+use actix::Message;
+use tidemark_ports::{BrokerError, MergeRequest, ReadEvent};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::PipelineError;
+
+/// Records read by a fetch thread, with the memory permit covering their bytes.
+pub(crate) enum FetchedChunk {
+    Events {
+        events: Vec<ReadEvent>,
+        memory: Option<OwnedSemaphorePermit>,
+    },
+    Failed(BrokerError),
+}
+
+/// A ranked micro-batch for one table, sent by an owner to the table's merger.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct MergeBatch {
+    pub request: MergeRequest,
+    /// Which slice sent it, for logs.
+    pub slice: usize,
+    /// The owner's in-flight slot: released when the merge is done, which lets the owner
+    /// send its next batch (backpressure). Held for its `Drop`.
+    #[allow(dead_code)]
+    pub slot: OwnedSemaphorePermit,
+    /// Memory of the records in this batch, released when it is merged. Held for its `Drop`.
+    #[allow(dead_code)]
+    pub memory: Option<OwnedSemaphorePermit>,
+}
+
+/// Asks an owner to stop fetching, flush what it holds, wait for its merges and report.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Drain;
+
+/// What actors report to the supervisor.
+#[derive(Debug)]
+pub(crate) enum SupervisorEvent {
+    /// An owner stopped: after a drain, at the end of a refresh, or on an error.
+    SliceFinished {
+        slice: usize,
+        result: Result<(), PipelineError>,
+    },
+    /// A merger failed for good; nothing after the failed batch is applied for that table.
+    MergeFailed(PipelineError),
+}

@@ -1,0 +1,93 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use tidemark_model::TopicPartition;
+
+/// One Kafka record, copied out of the client's buffers.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    /// `None` is a tombstone.
+    pub value: Option<Vec<u8>>,
+}
+
+impl RawRecord {
+    /// Bytes held by the record's payloads, for memory accounting.
+    pub fn payload_len(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len)
+    }
+}
+
+/// What a reader reports.
+#[derive(Debug, Clone)]
+pub enum ReadEvent {
+    Record(RawRecord),
+    /// The reader's position in a partition moved past the last record it delivered (end of
+    /// log, transaction markers): every offset below `next_offset` has been consumed.
+    PartitionEof {
+        tp: TopicPartition,
+        next_offset: i64,
+    },
+}
+
+/// Where to start reading a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOffset {
+    /// The first offset still in the log (no progress stored yet).
+    Beginning,
+    /// Exactly this offset; if the log no longer has it, reading fails (never jumps).
+    Offset(i64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("{tp}: offset {requested} is no longer in the log (records {requested}..{log_start} were deleted by retention before they were applied)")]
+    OffsetOutOfRange {
+        tp: TopicPartition,
+        requested: i64,
+        /// The first offset the log still has, when known.
+        log_start: i64,
+    },
+    #[error("{tp}: offset {requested} is out of range (log start unknown): {message}")]
+    OffsetOutOfRangeUnknownStart {
+        tp: TopicPartition,
+        requested: i64,
+        message: String,
+    },
+    #[error("topic {topic:?} does not exist")]
+    UnknownTopic { topic: String },
+    #[error("kafka client configuration: {0}")]
+    Config(String),
+    #[error("kafka: {context}: {message}")]
+    Client { context: String, message: String },
+}
+
+/// A blocking reader over an assigned set of partitions. It runs on a thread of its own, never
+/// on an actor's thread.
+pub trait RecordReader: Send {
+    /// Appends up to `max` events to `out`, waiting at most `timeout` for the first one.
+    fn poll(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+        out: &mut Vec<ReadEvent>,
+    ) -> Result<(), BrokerError>;
+}
+
+/// A Kafka-protocol broker. Calls block (they are metadata round trips); call them off the
+/// actor threads.
+pub trait Broker: Send + Sync {
+    /// The partition ids of a topic.
+    fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<i32>, BrokerError>;
+    /// The (log start, high-water mark) of a partition.
+    fn watermarks(&self, tp: &TopicPartition, timeout: Duration)
+        -> Result<(i64, i64), BrokerError>;
+    /// Opens a reader over these partitions (manual assignment, never a consumer group).
+    fn open_reader(
+        &self,
+        assignment: &[(TopicPartition, StartOffset)],
+    ) -> Result<Box<dyn RecordReader>, BrokerError>;
+}

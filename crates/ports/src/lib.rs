@@ -1,0 +1,10 @@
+//! The boundaries of tidemark's core: what it needs from a Kafka-protocol broker ([`Broker`],
+//! [`RecordReader`]) and from a warehouse ([`Warehouse`], [`TableWriter`]). The actors in
+//! `tidemark-pipeline` depend only on these traits; `tidemark-kafka` and `tidemark-warehouse`
+//! implement them; the `tidemark` binary wires the real ones.
+
+mod broker;
+mod warehouse;
+
+pub use broker::{Broker, BrokerError, RawRecord, ReadEvent, RecordReader, StartOffset};
+pub use warehouse::{MergeRequest, TableWriter, Warehouse, WarehouseError};

@@ -1,0 +1,104 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tidemark_model::{
+    Change, ColumnType, Epoch, RecordCoord, TableBatchStats, TableLayout, TableName,
+    TopicPartition, Watermark,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    /// The connection failed or was lost; the operation may be retried on a new one.
+    #[error("warehouse connection: {context}: {message}")]
+    Connection { context: String, message: String },
+    /// Another owner with a newer epoch has taken the partition over: this owner must stop.
+    #[error("{tp}: fenced: this owner's epoch {epoch} is older than the stored epoch {stored}")]
+    Fenced {
+        tp: TopicPartition,
+        epoch: Epoch,
+        stored: Epoch,
+    },
+    /// The watermark would go backwards: a bug or a second writer with the same epoch.
+    #[error(
+        "{tp}: watermark would go backwards from {stored} to {next_offset} under epoch {epoch}"
+    )]
+    WatermarkRegression {
+        tp: TopicPartition,
+        epoch: Epoch,
+        stored: i64,
+        next_offset: i64,
+    },
+    /// A value cannot be stored in its column. The record is named.
+    #[error("table {table}, column {column:?}, record at {coord}: {reason}")]
+    Data {
+        table: TableName,
+        column: String,
+        coord: RecordCoord,
+        reason: String,
+    },
+    /// The target table is missing or unusable.
+    #[error("table {table}: {reason}")]
+    Table { table: TableName, reason: String },
+    /// The warehouse refused a statement for another reason.
+    #[error("warehouse: {context}: {message}")]
+    Statement { context: String, message: String },
+}
+
+impl WarehouseError {
+    /// The single place that decides whether a failed operation may be retried as a whole.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, WarehouseError::Connection { .. })
+    }
+}
+
+/// One merge: the ranked winners of a micro-batch for one table and the watermarks they
+/// advance, applied in one transaction.
+#[derive(Debug, Clone)]
+pub struct MergeRequest {
+    /// Indices into the layout's columns forming the key, ascending.
+    pub key_columns: Vec<usize>,
+    /// One change per key (already ranked).
+    pub changes: Vec<Change>,
+    /// The next offset of every partition whose records are in this batch.
+    pub watermarks: Vec<Watermark>,
+    /// Records read into this batch, for the stats.
+    pub events: u64,
+}
+
+/// A warehouse: tidemark's own tables and the target tables.
+#[async_trait]
+pub trait Warehouse: Send + Sync {
+    /// Creates tidemark's schema and tables if missing (idempotent).
+    async fn prepare(&self) -> Result<(), WarehouseError>;
+    /// The target table's columns `(name, type, SQL type)` in table order.
+    async fn describe(
+        &self,
+        table: &TableName,
+    ) -> Result<Vec<(String, ColumnType, String)>, WarehouseError>;
+    /// A fresh epoch for an owner that has no external fencing token (standalone mode): greater
+    /// than every epoch stored for this pipeline.
+    async fn next_epoch(&self) -> Result<Epoch, WarehouseError>;
+    /// Raises the stored epoch of each partition to `epoch` (fencing any older owner) in a
+    /// transaction of its own, then returns each partition's stored next offset. Fails with
+    /// `Fenced` if a newer epoch is stored.
+    async fn claim(
+        &self,
+        tps: &[TopicPartition],
+        epoch: Epoch,
+    ) -> Result<Vec<Option<i64>>, WarehouseError>;
+    /// The stored next offset of each partition (read-only, for status and tests).
+    async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError>;
+    /// A writer for one table, with a connection of its own.
+    async fn writer(
+        &self,
+        layout: Arc<TableLayout>,
+    ) -> Result<Box<dyn TableWriter>, WarehouseError>;
+}
+
+/// Serialized writes to one target table.
+#[async_trait]
+pub trait TableWriter: Send {
+    /// Applies the batch and advances its watermarks in one transaction; on error nothing of it
+    /// is applied.
+    async fn merge(&mut self, request: &MergeRequest) -> Result<TableBatchStats, WarehouseError>;
+}

@@ -1,0 +1,24 @@
+//! Test support for tidemark: real services, owned by the test and killed by PID on drop.
+//!
+//! - [`LocalPostgres`]: a throwaway PostgreSQL (re-exported from `tidemark-localpg`).
+//! - [`MockKafka`]: librdkafka's mock cluster in its own process (fault injection).
+//! - [`Tansu`]: a real standalone Kafka-protocol broker (`tansu`, SQLite storage).
+//! - [`produce`], [`high_watermarks`], [`consume_range`]: talk to either broker.
+//! - [`table_as_text`], [`duplicate_keys`]: read warehouse tables for oracle comparisons.
+
+mod error;
+mod mock_kafka;
+mod process;
+mod produce;
+mod table;
+mod tansu;
+
+pub use error::TestkitError;
+pub use mock_kafka::{MockKafka, MOCK_KAFKA_BIN};
+pub use process::{free_port, workspace_bin};
+pub use produce::{
+    consume_range, high_watermarks, partitions, produce, ConsumedRecord, ProduceRecord,
+};
+pub use table::{connect, duplicate_keys, quote_ident, quote_table, table_as_text};
+pub use tansu::Tansu;
+pub use tidemark_localpg::{LocalPgError, LocalPostgres};

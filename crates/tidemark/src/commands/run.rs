@@ -1,0 +1,213 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tidemark_config::Config;
+use tidemark_model::TableBatchStats;
+use tidemark_pipeline::{run_pipeline, Mode, RunSummary, TableSummary};
+use tidemark_ports::{Broker, Warehouse};
+
+use crate::error::CliError;
+use crate::wiring;
+
+pub fn run(path: &Path) -> Result<ExitCode, CliError> {
+    let config = Config::load(path)?;
+    let summary = execute(&config, Mode::Run, Progress::Log)?;
+    let totals = summary.totals();
+    tracing::info!(
+        events = totals.events,
+        upserts = totals.upserts,
+        deletes = totals.deletes,
+        "stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn refresh(path: &Path, json: bool) -> Result<ExitCode, CliError> {
+    let config = Config::load(path)?;
+    let progress = if json {
+        Progress::None
+    } else {
+        Progress::Stderr
+    };
+    let summary = execute(&config, Mode::Refresh, progress)?;
+    let offsets = stored_offsets(&config)?;
+    print_summary(&config, &summary, &offsets, json);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a long run reports progress.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    None,
+    /// A line on stderr every second.
+    Stderr,
+    /// An info log line every 10 seconds.
+    Log,
+}
+
+/// Runs the pipeline inside an actix system; SIGINT/SIGTERM drain it.
+pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSummary, CliError> {
+    let spec = wiring::spec(config, mode);
+    let broker: Arc<dyn Broker> = wiring::broker(config)?;
+    let warehouse: Arc<dyn Warehouse> = wiring::warehouse(config)?;
+    let summary = Arc::new(Mutex::new(initial_summary(config)));
+    let system = actix::System::new();
+    let result = system.block_on(async move {
+        let reporter = tokio::spawn(report_progress(summary.clone(), progress));
+        let result = run_pipeline(spec, broker, warehouse, shutdown_signal(), summary).await;
+        reporter.abort();
+        if progress == Progress::Stderr {
+            eprintln!();
+        }
+        result
+    });
+    Ok(result?)
+}
+
+fn initial_summary(config: &Config) -> RunSummary {
+    let mut s = RunSummary::default();
+    for t in &config.tables {
+        if let Some(target) = t.target_name() {
+            s.tables.insert(
+                t.topic.clone(),
+                TableSummary {
+                    target,
+                    stats: TableBatchStats::default(),
+                    offsets: BTreeMap::new(),
+                    merges: 0,
+                },
+            );
+        }
+    }
+    s
+}
+
+async fn report_progress(summary: Arc<Mutex<RunSummary>>, progress: Progress) {
+    let period = match progress {
+        Progress::None => return,
+        Progress::Stderr => Duration::from_secs(1),
+        Progress::Log => Duration::from_secs(10),
+    };
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        let totals = match summary.lock() {
+            Ok(s) => s.totals(),
+            Err(_) => return,
+        };
+        match progress {
+            Progress::Stderr => eprint!(
+                "\rapplied {} events: {} rows upserted, {} deleted   ",
+                totals.events, totals.upserts, totals.deletes
+            ),
+            _ => tracing::info!(
+                events = totals.events,
+                upserts = totals.upserts,
+                deletes = totals.deletes,
+                "progress"
+            ),
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// The committed next offsets, per topic and partition, read back from the warehouse.
+pub fn stored_offsets(config: &Config) -> Result<BTreeMap<String, BTreeMap<i32, i64>>, CliError> {
+    let warehouse = wiring::warehouse(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "starting runtime".into(),
+            source,
+        })?;
+    let marks = rt.block_on(warehouse.watermarks())?;
+    let mut out: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
+    for w in marks {
+        out.entry(w.tp.topic.to_string())
+            .or_default()
+            .insert(w.tp.partition, w.next_offset);
+    }
+    Ok(out)
+}
+
+fn print_summary(
+    config: &Config,
+    summary: &RunSummary,
+    offsets: &BTreeMap<String, BTreeMap<i32, i64>>,
+    json: bool,
+) {
+    let empty = BTreeMap::new();
+    if json {
+        let tables: Vec<serde_json::Value> = config
+            .tables
+            .iter()
+            .map(|t| {
+                let s = summary.tables.get(&t.topic);
+                let stats = s.map(|s| s.stats).unwrap_or_default();
+                let offs: serde_json::Map<String, serde_json::Value> = offsets
+                    .get(&t.topic)
+                    .unwrap_or(&empty)
+                    .iter()
+                    .map(|(p, o)| (p.to_string(), (*o).into()))
+                    .collect();
+                serde_json::json!({
+                    "topic": t.topic,
+                    "target": t.target,
+                    "events": stats.events,
+                    "upserts": stats.upserts,
+                    "deletes": stats.deletes,
+                    "merges": s.map(|s| s.merges).unwrap_or(0),
+                    "offsets": offs,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "tables": tables }));
+        return;
+    }
+    println!(
+        "{:<32} {:<40} {:>10} {:>10} {:>10}  final offsets (partition=next)",
+        "table", "topic", "events", "upserted", "deleted"
+    );
+    for t in &config.tables {
+        let stats = summary
+            .tables
+            .get(&t.topic)
+            .map(|s| s.stats)
+            .unwrap_or_default();
+        let offs: Vec<String> = offsets
+            .get(&t.topic)
+            .unwrap_or(&empty)
+            .iter()
+            .map(|(p, o)| format!("{p}={o}"))
+            .collect();
+        println!(
+            "{:<32} {:<40} {:>10} {:>10} {:>10}  {}",
+            t.target,
+            t.topic,
+            stats.events,
+            stats.upserts,
+            stats.deletes,
+            offs.join(" ")
+        );
+    }
+}

@@ -1,0 +1,53 @@
+use tidemark_ports::WarehouseError;
+use tokio_postgres::error::SqlState;
+
+/// The one function that turns a driver error into a typed error, deciding whether it is
+/// retriable: lost connections, server shutdowns, serialization failures and deadlocks are;
+/// everything else is not.
+pub fn classify(err: tokio_postgres::Error, context: &str) -> WarehouseError {
+    let message = error_chain(&err);
+    let retriable = match err.code() {
+        None => true, // IO / closed connection / protocol: no SQLSTATE
+        Some(code) => {
+            code.code().starts_with("08")
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::QUERY_CANCELED
+                || *code == SqlState::TOO_MANY_CONNECTIONS
+        }
+    };
+    if retriable {
+        WarehouseError::Connection {
+            context: context.to_string(),
+            message,
+        }
+    } else {
+        WarehouseError::Statement {
+            context: context.to_string(),
+            message,
+        }
+    }
+}
+
+/// The error with all its causes, and the server's detail when there is one.
+fn error_chain(err: &tokio_postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        let mut s = format!("{} ({})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            s.push_str(": ");
+            s.push_str(detail);
+        }
+        return s;
+    }
+    let mut s = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}

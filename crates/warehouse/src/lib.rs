@@ -1,0 +1,262 @@
+//! The PostgreSQL adapter of [`tidemark_ports::Warehouse`].
+//!
+//! tidemark's own state lives in `<schema>.watermarks`: one row per (pipeline, topic,
+//! partition) with the next offset to read and the epoch of the owner that wrote it. Every
+//! merge upserts those rows in the same transaction as the rows it applies, guarded by the
+//! epoch, so progress and data can never disagree and a stale owner can never commit.
+
+mod cell;
+mod error;
+mod sql;
+mod writer;
+
+pub use error::classify;
+pub use sql::{quote_ident, quote_table};
+pub use writer::PgTableWriter;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tidemark_model::{ColumnType, Epoch, TableLayout, TableName, TopicPartition, Watermark};
+use tidemark_ports::{TableWriter, Warehouse, WarehouseError};
+use tokio_postgres::{Client, NoTls};
+
+/// Settings of the adapter, from the `[warehouse]` and `[coordination]` config sections.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// Connection string (URL or key=value).
+    pub url: String,
+    /// Schema of tidemark's own tables.
+    pub schema: String,
+    /// Pipeline name: the first column of every watermark key.
+    pub pipeline: String,
+    /// Upper bound for one statement (a merge's statements included).
+    pub statement_timeout: Duration,
+}
+
+/// A PostgreSQL warehouse. Each call that is not a table write opens a short-lived
+/// connection, so a restarted server is simply picked up by the next call.
+pub struct PgWarehouse {
+    settings: Arc<PgSettings>,
+}
+
+impl PgWarehouse {
+    /// Checks the connection string (no network).
+    pub fn new(settings: PgSettings) -> Result<Self, WarehouseError> {
+        settings
+            .url
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| WarehouseError::Statement {
+                context: "parsing warehouse.url".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            settings: Arc::new(settings),
+        })
+    }
+
+    fn watermarks_table(&self) -> String {
+        sql::watermarks_table(&self.settings.schema)
+    }
+}
+
+/// Opens a connection and drives it on the current runtime.
+pub(crate) async fn connect(
+    settings: &PgSettings,
+    context: &str,
+) -> Result<Client, WarehouseError> {
+    let (client, connection) = tokio_postgres::connect(&settings.url, NoTls)
+        .await
+        .map_err(|e| classify(e, context))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "warehouse connection ended");
+        }
+    });
+    let timeout_ms = settings.statement_timeout.as_millis().to_string();
+    client
+        .execute(
+            "SELECT set_config('statement_timeout', $1, false)",
+            &[&timeout_ms],
+        )
+        .await
+        .map_err(|e| classify(e, "setting statement_timeout"))?;
+    Ok(client)
+}
+
+#[async_trait]
+impl Warehouse for PgWarehouse {
+    async fn prepare(&self) -> Result<(), WarehouseError> {
+        let mut client = connect(&self.settings, "preparing tidemark schema").await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| classify(e, "preparing tidemark schema"))?;
+        // Concurrent replicas may prepare at once; CREATE … IF NOT EXISTS alone races on the
+        // catalog, so serialize on an advisory lock.
+        tx.execute("SELECT pg_advisory_xact_lock(7361826353)", &[])
+            .await
+            .map_err(|e| classify(e, "locking for schema creation"))?;
+        for statement in sql::prepare_statements(&self.settings.schema) {
+            tx.batch_execute(&statement)
+                .await
+                .map_err(|e| classify(e, "creating tidemark schema"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| classify(e, "committing tidemark schema"))
+    }
+
+    async fn describe(
+        &self,
+        table: &TableName,
+    ) -> Result<Vec<(String, ColumnType, String)>, WarehouseError> {
+        let client = connect(&self.settings, "describing target table").await?;
+        let rows = client
+            .query(sql::DESCRIBE, &[&quote_table(table)])
+            .await
+            .map_err(|e| classify(e, "describing target table"))?;
+        if rows.is_empty() {
+            return Err(WarehouseError::Table {
+                table: table.clone(),
+                reason: "does not exist (tidemark does not create target tables)".into(),
+            });
+        }
+        rows.iter()
+            .map(|row| {
+                let name: String = row.try_get(0).map_err(|e| classify(e, "reading columns"))?;
+                let sql_type: String =
+                    row.try_get(1).map_err(|e| classify(e, "reading columns"))?;
+                let type_name: String =
+                    row.try_get(2).map_err(|e| classify(e, "reading columns"))?;
+                Ok((name, column_type(&type_name), sql_type))
+            })
+            .collect()
+    }
+
+    async fn next_epoch(&self) -> Result<Epoch, WarehouseError> {
+        let client = connect(&self.settings, "choosing an epoch").await?;
+        let row = client
+            .query_one(
+                &sql::next_epoch(&self.watermarks_table()),
+                &[&self.settings.pipeline],
+            )
+            .await
+            .map_err(|e| classify(e, "choosing an epoch"))?;
+        let epoch: i64 = row
+            .try_get(0)
+            .map_err(|e| classify(e, "choosing an epoch"))?;
+        Ok(Epoch(epoch))
+    }
+
+    async fn claim(
+        &self,
+        tps: &[TopicPartition],
+        epoch: Epoch,
+    ) -> Result<Vec<Option<i64>>, WarehouseError> {
+        let mut client = connect(&self.settings, "claiming partitions").await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| classify(e, "claiming partitions"))?;
+        let topics: Vec<&str> = tps.iter().map(|tp| &*tp.topic).collect();
+        let partitions: Vec<i32> = tps.iter().map(|tp| tp.partition).collect();
+        let rows = tx
+            .query(
+                &sql::claim(&self.watermarks_table()),
+                &[&self.settings.pipeline, &topics, &partitions, &epoch.0],
+            )
+            .await
+            .map_err(|e| classify(e, "claiming partitions"))?;
+        let mut next = Vec::with_capacity(tps.len());
+        for tp in tps {
+            let found = rows
+                .iter()
+                .find(|r| r.get::<_, &str>(0) == &*tp.topic && r.get::<_, i32>(1) == tp.partition);
+            match found {
+                Some(row) => next.push(row.get::<_, Option<i64>>(2)),
+                None => {
+                    let stored =
+                        stored_epoch(&tx, &self.watermarks_table(), &self.settings.pipeline, tp)
+                            .await?;
+                    return Err(WarehouseError::Fenced {
+                        tp: tp.clone(),
+                        epoch,
+                        stored,
+                    });
+                }
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| classify(e, "committing partition claim"))?;
+        Ok(next)
+    }
+
+    async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError> {
+        let client = connect(&self.settings, "reading watermarks").await?;
+        let rows = client
+            .query(
+                &sql::select_watermarks(&self.watermarks_table()),
+                &[&self.settings.pipeline],
+            )
+            .await
+            .map_err(|e| classify(e, "reading watermarks"))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let next: Option<i64> = r.get(2);
+                next.map(|next_offset| Watermark {
+                    tp: TopicPartition::new(r.get::<_, String>(0), r.get::<_, i32>(1)),
+                    next_offset,
+                    epoch: Epoch(r.get(3)),
+                })
+            })
+            .collect())
+    }
+
+    async fn writer(
+        &self,
+        layout: Arc<TableLayout>,
+    ) -> Result<Box<dyn TableWriter>, WarehouseError> {
+        Ok(Box::new(PgTableWriter::new(
+            self.settings.clone(),
+            layout,
+            self.watermarks_table(),
+        )))
+    }
+}
+
+pub(crate) async fn stored_epoch(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    pipeline: &str,
+    tp: &TopicPartition,
+) -> Result<Epoch, WarehouseError> {
+    let row = tx
+        .query_opt(
+            &sql::stored_epoch(table),
+            &[&pipeline, &&*tp.topic, &tp.partition],
+        )
+        .await
+        .map_err(|e| classify(e, "reading stored epoch"))?;
+    Ok(Epoch(row.map(|r| r.get::<_, i64>(0)).unwrap_or(i64::MIN)))
+}
+
+fn column_type(type_name: &str) -> ColumnType {
+    match type_name {
+        "bool" => ColumnType::Bool,
+        "int2" => ColumnType::Int16,
+        "int4" => ColumnType::Int32,
+        "int8" => ColumnType::Int64,
+        "float4" => ColumnType::Float32,
+        "float8" => ColumnType::Float64,
+        "text" | "varchar" | "bpchar" => ColumnType::Text,
+        "bytea" => ColumnType::Bytes,
+        _ => ColumnType::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,241 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::pin_mut;
+use tidemark_model::{RowOp, TableBatchStats, TableLayout, Value};
+use tidemark_ports::{MergeRequest, TableWriter, WarehouseError};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Transaction};
+
+use crate::cell::{stage_pg_type, to_cell, Cell};
+use crate::sql::{self, MergeSql};
+use crate::{classify, connect, PgSettings};
+
+/// Writes one target table over a connection of its own. The connection (and its temporary
+/// stage table) is opened lazily and dropped after a retriable error, so the next merge
+/// reconnects.
+pub struct PgTableWriter {
+    settings: Arc<PgSettings>,
+    layout: Arc<TableLayout>,
+    /// Quoted name of the watermarks table.
+    watermarks: String,
+    /// The live connection, if any.
+    client: Option<Client>,
+    /// Statements for the key columns seen last (they only change if the key does).
+    statements: Option<(Vec<usize>, MergeSql)>,
+    /// Driver types of the COPY columns: the delete flag, then the layout's columns.
+    copy_types: Vec<Type>,
+}
+
+impl PgTableWriter {
+    pub(crate) fn new(
+        settings: Arc<PgSettings>,
+        layout: Arc<TableLayout>,
+        watermarks: String,
+    ) -> Self {
+        let copy_types = std::iter::once(Type::BOOL)
+            .chain(layout.columns.iter().map(|c| stage_pg_type(c.ty)))
+            .collect();
+        Self {
+            settings,
+            layout,
+            watermarks,
+            client: None,
+            statements: None,
+            copy_types,
+        }
+    }
+
+    fn statements(&mut self, key_columns: &[usize]) -> MergeSql {
+        match &self.statements {
+            Some((k, s)) if k == key_columns => s.clone(),
+            _ => {
+                let s = MergeSql::new(&self.layout, key_columns);
+                self.statements = Some((key_columns.to_vec(), s.clone()));
+                s
+            }
+        }
+    }
+
+    async fn client(&mut self, statements: &MergeSql) -> Result<&mut Client, WarehouseError> {
+        if self.client.is_none() {
+            let client = connect(&self.settings, "connecting table writer").await?;
+            client
+                .batch_execute(&statements.create_stage)
+                .await
+                .map_err(|e| classify(e, "creating stage table"))?;
+            self.client = Some(client);
+        }
+        self.client
+            .as_mut()
+            .ok_or_else(|| WarehouseError::Connection {
+                context: "table writer".into(),
+                message: "connection unavailable".into(),
+            })
+    }
+
+    async fn merge_once(
+        &mut self,
+        request: &MergeRequest,
+    ) -> Result<TableBatchStats, WarehouseError> {
+        let statements = self.statements(&request.key_columns);
+        let layout = self.layout.clone();
+        let copy_types = self.copy_types.clone();
+        let watermarks = self.watermarks.clone();
+        let pipeline = self.settings.pipeline.clone();
+        let client = self.client(&statements).await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| classify(e, "beginning merge"))?;
+        let mut stats = TableBatchStats {
+            events: request.events,
+            ..TableBatchStats::default()
+        };
+        if !request.changes.is_empty() {
+            stage(&tx, &statements, &copy_types, &layout, request).await?;
+            let row = tx
+                .query_one(&statements.delete, &[])
+                .await
+                .map_err(|e| classify(e, "deleting replaced and deleted rows"))?;
+            stats.deletes = row.get::<_, i64>(0) as u64;
+            stats.upserts = tx
+                .execute(&statements.insert, &[])
+                .await
+                .map_err(|e| classify(e, "inserting winners"))?;
+        }
+        advance(&tx, &watermarks, &pipeline, request).await?;
+        tx.commit()
+            .await
+            .map_err(|e| classify(e, "committing merge"))?;
+        Ok(stats)
+    }
+}
+
+async fn stage(
+    tx: &Transaction<'_>,
+    statements: &MergeSql,
+    copy_types: &[Type],
+    layout: &TableLayout,
+    request: &MergeRequest,
+) -> Result<(), WarehouseError> {
+    let sink = tx
+        .copy_in(&statements.copy_in)
+        .await
+        .map_err(|e| classify(e, "starting COPY into stage"))?;
+    let writer = BinaryCopyInWriter::new(sink, copy_types);
+    pin_mut!(writer);
+    let null_row: Vec<Value> = vec![Value::Null; layout.columns.len()];
+    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(layout.columns.len() + 1);
+    for change in &request.changes {
+        cells.clear();
+        let (is_delete, values) = match &change.op {
+            RowOp::Upsert(values) => (false, values),
+            RowOp::Delete => (true, &null_row),
+        };
+        cells.push(Cell::Bool(is_delete));
+        for (i, column) in layout.columns.iter().enumerate() {
+            // A delete carries only its key; the other columns are NULL in the stage.
+            let value = match (is_delete, request.key_columns.iter().position(|&k| k == i)) {
+                (true, Some(pos)) => change.key.0.get(pos).unwrap_or(&Value::Null),
+                _ => values.get(i).unwrap_or(&Value::Null),
+            };
+            let cell = to_cell(value, column.ty).map_err(|reason| WarehouseError::Data {
+                table: layout.table.clone(),
+                column: column.name.clone(),
+                coord: change.coord,
+                reason,
+            })?;
+            cells.push(cell);
+        }
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+        writer
+            .as_mut()
+            .write(&refs)
+            .await
+            .map_err(|e| classify(e, "writing COPY rows"))?;
+    }
+    writer
+        .finish()
+        .await
+        .map_err(|e| classify(e, "finishing COPY into stage"))?;
+    Ok(())
+}
+
+async fn advance(
+    tx: &Transaction<'_>,
+    watermarks: &str,
+    pipeline: &str,
+    request: &MergeRequest,
+) -> Result<(), WarehouseError> {
+    if request.watermarks.is_empty() {
+        return Ok(());
+    }
+    let topics: Vec<&str> = request.watermarks.iter().map(|w| &*w.tp.topic).collect();
+    let partitions: Vec<i32> = request.watermarks.iter().map(|w| w.tp.partition).collect();
+    let offsets: Vec<i64> = request.watermarks.iter().map(|w| w.next_offset).collect();
+    let epochs: Vec<i64> = request.watermarks.iter().map(|w| w.epoch.0).collect();
+    let rows = tx
+        .query(
+            &sql::advance_watermarks(watermarks),
+            &[&pipeline, &topics, &partitions, &offsets, &epochs],
+        )
+        .await
+        .map_err(|e| classify(e, "advancing watermarks"))?;
+    if rows.len() == request.watermarks.len() {
+        return Ok(());
+    }
+    // Some row was refused: name the first one and why. The transaction is rolled back when
+    // it is dropped.
+    for w in &request.watermarks {
+        let written = rows
+            .iter()
+            .any(|r| r.get::<_, &str>(0) == &*w.tp.topic && r.get::<_, i32>(1) == w.tp.partition);
+        if written {
+            continue;
+        }
+        let row = tx
+            .query_opt(
+                &sql::stored_watermark(watermarks),
+                &[&pipeline, &&*w.tp.topic, &w.tp.partition],
+            )
+            .await
+            .map_err(|e| classify(e, "reading refused watermark"))?;
+        let (stored_epoch, stored_offset) = match row {
+            Some(r) => (r.get::<_, i64>(0), r.get::<_, Option<i64>>(1)),
+            None => (i64::MIN, None),
+        };
+        if stored_epoch > w.epoch.0 {
+            return Err(WarehouseError::Fenced {
+                tp: w.tp.clone(),
+                epoch: w.epoch,
+                stored: tidemark_model::Epoch(stored_epoch),
+            });
+        }
+        return Err(WarehouseError::WatermarkRegression {
+            tp: w.tp.clone(),
+            epoch: w.epoch,
+            stored: stored_offset.unwrap_or(-1),
+            next_offset: w.next_offset,
+        });
+    }
+    Err(WarehouseError::Statement {
+        context: "advancing watermarks".into(),
+        message: "fewer rows written than sent".into(),
+    })
+}
+
+#[async_trait]
+impl TableWriter for PgTableWriter {
+    async fn merge(&mut self, request: &MergeRequest) -> Result<TableBatchStats, WarehouseError> {
+        let result = self.merge_once(request).await;
+        if let Err(e) = &result {
+            if e.is_retriable() {
+                self.client = None;
+            }
+        }
+        result
+    }
+}
