@@ -1,1 +1,443 @@
+//! Harness for the end-to-end tests: real PostgreSQL and a real broker (tansu) per test,
+//! the built `tidemark` binary run as a process, and comparison with the generator's oracle.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tidemark_cdcgen::{Oracle, Record, TableDef};
+use tidemark_testkit::{LocalPostgres, ProduceRecord, Tansu};
+
+/// One source table and how it lands in the warehouse.
+#[derive(Debug, Clone)]
+pub struct TableSetup {
+    pub def: TableDef,
+    /// `schema.table`.
+    pub target: String,
+    /// Whether the target has a PRIMARY KEY constraint (the reference post's has none).
+    pub with_pk: bool,
+    /// Source field → target column.
+    pub renames: BTreeMap<String, String>,
+    /// `key = [...]` in config; `None` = the message key.
+    pub key_fields: Option<Vec<String>>,
+    /// Adds a `refresh_time timestamp DEFAULT now()` column listed as unmanaged.
+    pub refresh_time_column: bool,
+}
+
+impl TableSetup {
+    pub fn target_column(&self, source: &str) -> String {
+        self.renames
+            .get(source)
+            .cloned()
+            .unwrap_or_else(|| source.to_string())
+    }
+
+    pub fn target_columns(&self) -> Vec<String> {
+        self.def
+            .columns
+            .iter()
+            .map(|c| self.target_column(&c.name))
+            .collect()
+    }
+
+    pub fn target_key(&self) -> Vec<String> {
+        self.def
+            .key
+            .iter()
+            .map(|&i| self.target_column(&self.def.columns[i].name))
+            .collect()
+    }
+}
+
+/// The three salesdb tables: CUSTOMER as in the reference post (renamed columns, no primary
+/// key, a load-time column tidemark leaves alone), ORDERS with a primary key, ORDER_LINE with a
+/// composite primary key and key columns named in config.
+pub fn salesdb_setups() -> Vec<TableSetup> {
+    let customer = TableDef::salesdb_customer();
+    let orders = TableDef::salesdb_orders();
+    let lines = TableDef::salesdb_order_line();
+    vec![
+        TableSetup {
+            def: customer,
+            target: "public.customer_target".into(),
+            with_pk: false,
+            renames: BTreeMap::from([
+                ("CUST_ID".into(), "customer_id".into()),
+                ("NAME".into(), "customer_name".into()),
+                ("MKTSEGMENT".into(), "market_segment".into()),
+            ]),
+            key_fields: None,
+            refresh_time_column: true,
+        },
+        TableSetup {
+            def: orders,
+            target: "sales.orders".into(),
+            with_pk: true,
+            renames: BTreeMap::new(),
+            key_fields: None,
+            refresh_time_column: false,
+        },
+        TableSetup {
+            def: lines,
+            target: "sales.order_line".into(),
+            with_pk: true,
+            renames: BTreeMap::new(),
+            key_fields: Some(vec!["ORDER_ID".into(), "LINE_NO".into()]),
+            refresh_time_column: false,
+        },
+    ]
+}
+
+/// A throwaway PostgreSQL, a tansu broker and a temp dir; all killed/removed on drop.
+pub struct Stack {
+    pub pg: LocalPostgres,
+    pub kafka: Tansu,
+    pub dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// Starts both services; fails the test (never skips) if either cannot start.
+    pub fn start() -> Stack {
+        let pg = LocalPostgres::start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
+        let kafka = Tansu::start().unwrap_or_else(|e| panic!("cannot start tansu: {e}"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        Stack { pg, kafka, dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.pg.url()
+    }
+
+    /// Creates the target tables and the topics.
+    pub fn prepare(&self, setups: &[TableSetup], partitions: i32) {
+        block_on(create_targets(&self.url(), setups));
+        for s in setups {
+            self.kafka
+                .create_topic(&s.def.topic(), partitions)
+                .unwrap_or_else(|e| panic!("creating topic {}: {e}", s.def.topic()));
+        }
+    }
+
+    /// Writes a config file for these tables; `extra` is appended TOML (e.g. a `[batch]`).
+    pub fn config(&self, name: &str, setups: &[TableSetup], extra: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        let text = config_text(self.kafka.bootstrap(), &self.url(), setups, extra);
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+}
+
+pub fn config_text(brokers: &str, url: &str, setups: &[TableSetup], extra: &str) -> String {
+    let mut t = format!("[kafka]\nbrokers = {brokers:?}\n[warehouse]\nurl = {url:?}\n{extra}\n");
+    for s in setups {
+        t.push_str(&format!(
+            "[[tables]]\ntopic = {:?}\ntarget = {:?}\n",
+            s.def.topic(),
+            s.target
+        ));
+        if let Some(k) = &s.key_fields {
+            t.push_str(&format!("key = {k:?}\n"));
+        }
+        if s.refresh_time_column {
+            t.push_str("unmanaged_columns = [\"refresh_time\"]\n");
+        }
+        if !s.renames.is_empty() {
+            t.push_str("[tables.columns]\n");
+            for (from, to) in &s.renames {
+                t.push_str(&format!("{from:?} = {to:?}\n"));
+            }
+        }
+    }
+    t
+}
+
+pub async fn create_targets(url: &str, setups: &[TableSetup]) {
+    let client = tidemark_testkit::connect(url).await.expect("connect");
+    for s in setups {
+        let schema = s.target.split('.').next().unwrap_or("public");
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                tidemark_testkit::quote_ident(schema)
+            ))
+            .await
+            .expect("create schema");
+        let ddl = s.def.create_table_sql(&s.target, &s.renames, s.with_pk);
+        client
+            .batch_execute(&ddl)
+            .await
+            .unwrap_or_else(|e| panic!("{ddl}: {e}"));
+        if s.refresh_time_column {
+            client
+                .batch_execute(&format!(
+                    "ALTER TABLE {} ADD COLUMN refresh_time timestamp DEFAULT now()",
+                    tidemark_testkit::quote_table(&s.target)
+                ))
+                .await
+                .expect("add refresh_time");
+        }
+    }
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Produces generated records, in order, and returns how many.
+pub fn produce(bootstrap: &str, records: impl IntoIterator<Item = Record>) -> u64 {
+    let records = records.into_iter().map(|r| ProduceRecord {
+        topic: r.topic,
+        partition: r.partition,
+        key: r.key,
+        value: r.value,
+    });
+    block_on(tidemark_testkit::produce(bootstrap, records)).expect("produce")
+}
+
+/// Every target equals the oracle, and no key appears twice.
+pub fn assert_matches_oracle(url: &str, setups: &[TableSetup], oracle: &Oracle) {
+    block_on(async {
+        for s in setups {
+            let columns = s.target_columns();
+            let key = s.target_key();
+            let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let keys: Vec<&str> = key.iter().map(String::as_str).collect();
+            let dups = tidemark_testkit::duplicate_keys(url, &s.target, &keys)
+                .await
+                .expect("dups");
+            assert_eq!(dups, 0, "{}: duplicate keys", s.target);
+            let actual = tidemark_testkit::table_as_text(url, &s.target, &cols, &keys)
+                .await
+                .expect("read target");
+            let expected = oracle.table(&s.def.topic());
+            if actual != expected {
+                let missing: Vec<_> = expected
+                    .keys()
+                    .filter(|k| !actual.contains_key(*k))
+                    .take(5)
+                    .collect();
+                let extra: Vec<_> = actual
+                    .keys()
+                    .filter(|k| !expected.contains_key(*k))
+                    .take(5)
+                    .collect();
+                let differing: Vec<_> = expected
+                    .iter()
+                    .filter(|(k, v)| actual.get(*k).is_some_and(|a| a != *v))
+                    .take(5)
+                    .map(|(k, v)| (k.clone(), v.clone(), actual.get(k).cloned()))
+                    .collect();
+                panic!(
+                    "{}: warehouse ({} rows) differs from oracle ({} rows)\nmissing: {missing:?}\nextra: {extra:?}\ndiffering (key, expected, actual): {differing:?}",
+                    s.target,
+                    actual.len(),
+                    expected.len()
+                );
+            }
+            assert!(
+                !expected.is_empty() || oracle.stats().events == 0,
+                "{}: empty oracle",
+                s.target
+            );
+        }
+    })
+}
+
+/// Stored next offsets: (topic, partition) → offset.
+pub fn watermarks(url: &str) -> BTreeMap<(String, i32), i64> {
+    block_on(async {
+        let client = tidemark_testkit::connect(url).await.expect("connect");
+        let rows = client
+            .query(
+                "SELECT topic, partition, next_offset FROM tidemark.watermarks WHERE next_offset IS NOT NULL",
+                &[],
+            )
+            .await
+            .unwrap_or_default();
+        rows.iter()
+            .map(|r| {
+                (
+                    (r.get::<_, String>(0), r.get::<_, i32>(1)),
+                    r.get::<_, i64>(2),
+                )
+            })
+            .collect()
+    })
+}
+
+/// High-water marks of the setups' topics: (topic, partition) → offset.
+pub fn high_watermarks(bootstrap: &str, setups: &[TableSetup]) -> BTreeMap<(String, i32), i64> {
+    let mut out = BTreeMap::new();
+    for s in setups {
+        let topic = s.def.topic();
+        for (p, _low, high) in tidemark_testkit::high_watermarks(bootstrap, &topic).expect("hwm") {
+            out.insert((topic.clone(), p), high);
+        }
+    }
+    out
+}
+
+pub fn tidemark_bin() -> PathBuf {
+    tidemark_testkit::workspace_bin("tidemark")
+}
+
+/// Runs `tidemark ARGS` to completion.
+pub fn tidemark(args: &[&str]) -> Output {
+    Command::new(tidemark_bin())
+        .args(args)
+        .env("TIDEMARK_LOG", "info")
+        .output()
+        .expect("run tidemark")
+}
+
+/// `tidemark refresh --json`; asserts success and returns the parsed summary.
+pub fn refresh(config: &Path) -> serde_json::Value {
+    let out = tidemark(&[
+        "refresh",
+        "--json",
+        "--config",
+        &config.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "refresh failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "refresh printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Sum of a numeric field over the summary's tables.
+pub fn summary_total(summary: &serde_json::Value, field: &str) -> u64 {
+    summary["tables"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|x| x[field].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+/// A `tidemark run` process, killed by PID when dropped.
+pub struct Running {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Running {
+    pub fn start(config: &Path, log: PathBuf) -> Running {
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(tidemark_bin())
+            .args(["run", "--config", &config.display().to_string()])
+            .env("TIDEMARK_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn tidemark run");
+        Running { child, log }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the PID of a child we own.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (bounded) and returns the exit status.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!(
+                    "tidemark did not exit within {within:?} of SIGTERM:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("wait") {
+            panic!("tidemark exited early ({status}):\n{}", self.log_text());
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill9();
+        }
+    }
+}
+
+/// Polls until every partition's stored watermark reached its high-water mark, asserting on
+/// the way that no watermark ever goes backwards.
+pub fn wait_caught_up(
+    url: &str,
+    high: &BTreeMap<(String, i32), i64>,
+    seen: &mut BTreeMap<(String, i32), i64>,
+    within: Duration,
+    mut alive: impl FnMut(),
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let now = watermarks(url);
+        for (k, v) in &now {
+            if let Some(prev) = seen.get(k) {
+                assert!(
+                    v >= prev,
+                    "watermark of {k:?} went backwards: {prev} -> {v}"
+                );
+            }
+            seen.insert(k.clone(), *v);
+        }
+        if high
+            .iter()
+            .all(|(k, h)| now.get(k).copied().unwrap_or(0) >= *h)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not caught up within {within:?}: stored {now:?}, high {high:?}"
+        );
+        alive();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Appends a line to a file (for debugging output of long tests).
+pub fn note(path: &Path, line: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}

@@ -195,7 +195,7 @@ pub(crate) fn template(bins: &PgBinaries, run_as: &RunAs) -> Result<PathBuf, Loc
         "tidemark-pg-template-{}-{}",
         bins.major, run_as.own_uid
     ));
-    if path.join("PG_VERSION").is_file() {
+    if is_data_dir(&path) {
         return Ok(path);
     }
     let work = tempfile::Builder::new()
@@ -226,15 +226,32 @@ pub(crate) fn template(bins: &PgBinaries, run_as: &RunAs) -> Result<PathBuf, Loc
             ),
         });
     }
+    if path.exists() && !is_data_dir(&path) {
+        // An incomplete leftover: move it into our work dir, which is deleted on return.
+        tracing::warn!(dir = %path.display(), "replacing an incomplete PostgreSQL template");
+        let _ = fs::rename(&path, work.path().join("broken"));
+    }
     match fs::rename(&data, &path) {
         Ok(()) => Ok(path),
         // Lost the race: another process renamed its template into place first.
-        Err(_) if path.join("PG_VERSION").is_file() => Ok(path),
+        Err(_) if is_data_dir(&path) => Ok(path),
         Err(e) => Err(LocalPgError::io(
             format!("renaming {} to {}", data.display(), path.display()),
             e,
         )),
     }
+}
+
+/// True if `path` looks like a complete data dir (tmp cleaners may remove parts of an old one).
+fn is_data_dir(path: &Path) -> bool {
+    [
+        "PG_VERSION",
+        "global/pg_control",
+        "postgresql.conf",
+        "pg_hba.conf",
+    ]
+    .iter()
+    .all(|f| path.join(f).is_file())
 }
 
 /// Copies a directory tree, keeping permission bits and (when allowed) ownership.

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +19,13 @@ use crate::PipelineError;
 pub(crate) struct Route {
     pub merger: Addr<TableMerger>,
     pub decoder: TableDecoder,
+}
+
+/// A batch waiting for an in-flight slot.
+struct Outgoing {
+    merger: Addr<TableMerger>,
+    request: MergeRequest,
+    memory: Option<OwnedSemaphorePermit>,
 }
 
 /// Records of one table collected since the last flush.
@@ -66,8 +73,15 @@ pub(crate) struct PartitionOwner {
     pub chunks: Option<mpsc::Receiver<FetchedChunk>>,
     pub supervisor: mpsc::UnboundedSender<SupervisorEvent>,
     pending: HashMap<Arc<str>, Pending>,
+    /// Batches ready to send, in order, waiting for an in-flight slot.
+    outbox: VecDeque<Outgoing>,
+    /// A wait for a slot is installed (at most one wait is ever outstanding: actix polls
+    /// waits newest first, so two would reorder sends).
+    pumping: bool,
     /// Set once the owner stops taking records.
     finishing: bool,
+    /// The result to report once the outbox is empty and every merge is done.
+    outcome: Option<Result<(), PipelineError>>,
     /// Reused buffer for the changes of one record.
     scratch: Vec<Change>,
 }
@@ -97,7 +111,10 @@ impl PartitionOwner {
             chunks: Some(chunks),
             supervisor,
             pending: HashMap::new(),
+            outbox: VecDeque::new(),
+            pumping: false,
             finishing: false,
+            outcome: None,
             scratch: Vec::with_capacity(2),
         }
     }
@@ -204,35 +221,78 @@ impl PartitionOwner {
                 .collect(),
             events,
         };
-        let merger = route.merger.clone();
-        let slice = self.slice;
-        let memory = pending.memory;
-        match self.slots.clone().try_acquire_owned() {
-            Ok(slot) => merger.do_send(MergeBatch {
-                request,
-                slice,
-                slot,
-                memory,
-            }),
-            Err(_) => {
-                // Backpressure: stop handling records until a merge frees a slot.
-                let slots = self.slots.clone();
-                ctx.wait(
-                    async move { slots.acquire_owned().await }
-                        .into_actor(self)
-                        .map(move |slot, _act, _ctx| {
-                            if let Ok(slot) = slot {
-                                merger.do_send(MergeBatch {
-                                    request,
-                                    slice,
-                                    slot,
-                                    memory,
-                                });
-                            }
-                        }),
-                );
+        self.outbox.push_back(Outgoing {
+            merger: route.merger.clone(),
+            request,
+            memory: pending.memory,
+        });
+        self.pump(ctx);
+    }
+
+    /// Sends queued batches in order while slots are free; otherwise waits for one. While it
+    /// waits the owner handles nothing else: that is the backpressure.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.pumping {
+            return;
+        }
+        while !self.outbox.is_empty() {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => self.send_front(slot),
+                Err(_) => {
+                    self.pumping = true;
+                    let slots = self.slots.clone();
+                    ctx.wait(
+                        async move { slots.acquire_owned().await }
+                            .into_actor(self)
+                            .map(|slot, act, ctx| {
+                                act.pumping = false;
+                                if let Ok(slot) = slot {
+                                    act.send_front(slot);
+                                }
+                                act.pump(ctx);
+                            }),
+                    );
+                    return;
+                }
             }
         }
+        self.maybe_complete(ctx);
+    }
+
+    fn send_front(&mut self, slot: OwnedSemaphorePermit) {
+        if let Some(out) = self.outbox.pop_front() {
+            out.merger.do_send(MergeBatch {
+                request: out.request,
+                slice: self.slice,
+                slot,
+                memory: out.memory,
+            });
+        }
+    }
+
+    /// Once finishing and everything is sent: waits for every merge, reports, stops.
+    fn maybe_complete(&mut self, ctx: &mut Context<Self>) {
+        if !self.finishing || self.pumping || !self.outbox.is_empty() {
+            return;
+        }
+        let Some(result) = self.outcome.take() else {
+            return;
+        };
+        let slots = self.slots.clone();
+        let all = u32::try_from(self.limits.max_in_flight).unwrap_or(u32::MAX);
+        let slice = self.slice;
+        ctx.wait(
+            async move {
+                let _ = slots.acquire_many_owned(all).await;
+            }
+            .into_actor(self)
+            .map(move |_, act, ctx| {
+                let _ = act
+                    .supervisor
+                    .send(SupervisorEvent::SliceFinished { slice, result });
+                ctx.stop();
+            }),
+        );
     }
 
     fn flush_where(&mut self, ctx: &mut Context<Self>, due: impl Fn(&Pending) -> bool) {
@@ -263,27 +323,16 @@ impl PartitionOwner {
             return;
         }
         self.finishing = true;
+        tracing::debug!(slice = self.slice, positions = ?self.positions, targets = ?self.targets, "owner finishing");
         self.stop_fetch.store(true, Ordering::Relaxed);
+        self.outcome = Some(result);
         if flush {
             self.flush_where(ctx, |_| true);
         } else {
             self.pending.clear();
+            self.outbox.clear();
         }
-        let slots = self.slots.clone();
-        let all = u32::try_from(self.limits.max_in_flight).unwrap_or(u32::MAX);
-        let slice = self.slice;
-        ctx.wait(
-            async move {
-                let _ = slots.acquire_many_owned(all).await;
-            }
-            .into_actor(self)
-            .map(move |_, act, ctx| {
-                let _ = act
-                    .supervisor
-                    .send(SupervisorEvent::SliceFinished { slice, result });
-                ctx.stop();
-            }),
-        );
+        self.pump(ctx);
     }
 }
 
@@ -324,10 +373,18 @@ impl StreamHandler<FetchedChunk> for PartitionOwner {
         for event in events {
             match event {
                 ReadEvent::Record(record) => {
+                    let topic = record.topic.clone();
                     if let Err(e) = self.on_record(record, &mut memory) {
                         // Everything before the bad record is applied; nothing after it.
                         self.finish(ctx, Err(e), true);
                         return;
+                    }
+                    let full = self.pending.get(&topic).is_some_and(|p| {
+                        p.batch.len() >= self.limits.max_rows
+                            || p.batch.bytes >= self.limits.max_bytes
+                    });
+                    if full {
+                        self.flush(&topic, ctx);
                     }
                 }
                 ReadEvent::PartitionEof { tp, next_offset } => self.on_eof(tp, next_offset),

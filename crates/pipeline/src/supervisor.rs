@@ -125,6 +125,7 @@ pub async fn run_pipeline(
         let b = broker.clone();
         let t = tp.clone();
         let (low, high) = blocking(move || b.watermarks(&t, METADATA_TIMEOUT)).await?;
+        tracing::debug!(%tp, low, high, ?stored, "resume point");
         let (start, position) = match stored {
             Some(next) if next < low => {
                 return Err(BrokerError::OffsetOutOfRange {

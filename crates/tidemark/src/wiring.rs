@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tidemark_config::Config;
+use tidemark_config::{Config, ConfigError};
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
 use tidemark_pipeline::{BatchLimits, Mode, PipelineSpec, TableSpec};
@@ -42,13 +42,19 @@ pub fn spec(config: &Config, mode: Mode) -> PipelineSpec {
     }
 }
 
+/// The warehouse adapter; an unparsable connection string is a config error.
 pub fn warehouse(config: &Config) -> Result<Arc<PgWarehouse>, CliError> {
-    Ok(Arc::new(PgWarehouse::new(PgSettings {
+    let warehouse = PgWarehouse::new(PgSettings {
         url: config.warehouse.url.clone(),
         schema: config.warehouse.schema.clone(),
         pipeline: config.coordination.cluster.clone(),
         statement_timeout: config.warehouse.statement_timeout,
-    })?))
+    })
+    .map_err(|e| ConfigError::Invalid {
+        key: "warehouse.url".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(Arc::new(warehouse))
 }
 
 pub fn broker(config: &Config) -> Result<Arc<KafkaBroker>, CliError> {
