@@ -40,7 +40,7 @@ pub enum PipelineError {
         partition: i32,
         offset: i64,
         #[source]
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     #[error(transparent)]
     Broker(#[from] BrokerError),
@@ -48,7 +48,7 @@ pub enum PipelineError {
     Merge {
         table: TableName,
         #[source]
-        source: WarehouseError,
+        source: Box<WarehouseError>,
     },
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
@@ -58,7 +58,7 @@ pub enum PipelineError {
     KeySetup {
         topic: String,
         #[source]
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     #[error("{0}")]
     Internal(String),

@@ -112,7 +112,7 @@ impl Handler<MergeBatch> for TableMerger {
                         let _ = act.supervisor.send(SupervisorEvent::MergeFailed(
                             PipelineError::Merge {
                                 table: act.table.clone(),
-                                source,
+                                source: Box::new(source),
                             },
                         ));
                     }

@@ -153,7 +153,7 @@ impl PartitionOwner {
                 topic: record.topic.to_string(),
                 partition: record.partition,
                 offset: record.offset,
-                source,
+                source: Box::new(source),
             })?;
         let pending = self
             .pending

@@ -99,7 +99,7 @@ pub async fn run_pipeline(
         TableDecoder::new(layout.clone(), t.key.clone()).map_err(|source| {
             PipelineError::KeySetup {
                 topic: t.topic.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
         layouts.insert(t.topic.clone(), layout);
@@ -218,7 +218,7 @@ pub async fn run_pipeline(
                 TableDecoder::new(layouts[&t.topic].clone(), t.key.clone()).map_err(|source| {
                     PipelineError::KeySetup {
                         topic: t.topic.clone(),
-                        source,
+                        source: Box::new(source),
                     }
                 })?;
             routes.insert(

@@ -1,1 +1,347 @@
+//! The adapter against a real PostgreSQL: merges, fencing, watermark guards, data errors and
+//! reconnection after a server restart.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tidemark_model::{
+    Change, ColumnType, Epoch, Key, RecordCoord, RowOp, TableLayout, TableName, TopicPartition,
+    Value, Watermark,
+};
+use tidemark_ports::{MergeRequest, TableWriter, Warehouse, WarehouseError};
+use tidemark_testkit::LocalPostgres;
+
+use super::{PgSettings, PgWarehouse};
+
+fn warehouse(pg: &LocalPostgres) -> PgWarehouse {
+    PgWarehouse::new(PgSettings {
+        url: pg.url(),
+        schema: "tidemark".into(),
+        pipeline: "test".into(),
+        statement_timeout: Duration::from_secs(30),
+    })
+    .expect("settings")
+}
+
+async fn sql(pg: &LocalPostgres, text: &str) -> Vec<tokio_postgres::Row> {
+    let client = tidemark_testkit::connect(&pg.url()).await.expect("connect");
+    client
+        .query(text, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+async fn rows(pg: &LocalPostgres) -> Vec<(i64, Option<String>, Option<i16>)> {
+    sql(pg, "SELECT id, name, small FROM public.t ORDER BY id")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+fn tp(p: i32) -> TopicPartition {
+    TopicPartition::new("topic", p)
+}
+
+fn upsert(id: i64, name: &str, offset: i64) -> Change {
+    Change {
+        key: Key(vec![Value::Int(id)]),
+        op: RowOp::Upsert(vec![
+            Value::Int(id),
+            Value::Text(name.into()),
+            Value::Int(1),
+        ]),
+        coord: RecordCoord {
+            partition: 0,
+            offset,
+        },
+    }
+}
+
+fn delete(id: i64, offset: i64) -> Change {
+    Change {
+        key: Key(vec![Value::Int(id)]),
+        op: RowOp::Delete,
+        coord: RecordCoord {
+            partition: 0,
+            offset,
+        },
+    }
+}
+
+fn request(changes: Vec<Change>, next_offset: i64, epoch: i64) -> MergeRequest {
+    MergeRequest {
+        key_columns: vec![0],
+        events: changes.len() as u64,
+        changes,
+        watermarks: vec![Watermark {
+            tp: tp(0),
+            next_offset,
+            epoch: Epoch(epoch),
+        }],
+    }
+}
+
+async fn setup(pg: &LocalPostgres, with_pk: bool) -> (PgWarehouse, Box<dyn TableWriter>) {
+    let pk = if with_pk { "PRIMARY KEY" } else { "" };
+    sql(pg, &format!("CREATE TABLE public.t (id bigint {pk}, name text, small smallint, loaded timestamptz DEFAULT now())")).await;
+    let w = warehouse(pg);
+    w.prepare().await.expect("prepare");
+    w.prepare().await.expect("prepare is idempotent");
+    let table = TableName::parse("public.t").unwrap();
+    let columns = w.describe(&table).await.expect("describe");
+    assert_eq!(
+        columns[0],
+        ("id".into(), ColumnType::Int64, "bigint".into())
+    );
+    assert_eq!(columns[2].1, ColumnType::Int16);
+    let layout =
+        TableLayout::from_target(table, columns, &BTreeMap::new(), &["loaded".into()]).unwrap();
+    let writer = w.writer(Arc::new(layout)).await.expect("writer");
+    (w, writer)
+}
+
+#[tokio::test]
+async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction() {
+    let pg = LocalPostgres::start().expect("postgres");
+    for with_pk in [true, false] {
+        let client = tidemark_testkit::connect(&pg.url()).await.unwrap();
+        client
+            .batch_execute("DROP TABLE IF EXISTS public.t; DROP SCHEMA IF EXISTS tidemark CASCADE")
+            .await
+            .unwrap();
+        let (w, mut writer) = setup(&pg, with_pk).await;
+        let epoch = w.next_epoch().await.unwrap();
+        assert_eq!(w.claim(&[tp(0)], epoch).await.unwrap(), vec![None]);
+        let stats = writer
+            .merge(&request(
+                vec![
+                    upsert(1, "a", 0),
+                    upsert(2, "b\n'\"\\", 1),
+                    upsert(3, "c", 2),
+                ],
+                3,
+                epoch.0,
+            ))
+            .await
+            .unwrap();
+        assert_eq!((stats.upserts, stats.deletes), (3, 0));
+        let stats = writer
+            .merge(&request(
+                vec![upsert(1, "a2", 3), delete(2, 4), delete(9, 5)],
+                6,
+                epoch.0,
+            ))
+            .await
+            .unwrap();
+        assert_eq!((stats.upserts, stats.deletes), (1, 1));
+        assert_eq!(
+            rows(&pg).await,
+            vec![
+                (1, Some("a2".into()), Some(1)),
+                (3, Some("c".into()), Some(1))
+            ]
+        );
+        // The unmanaged column kept its default.
+        let loaded = sql(
+            &pg,
+            "SELECT count(*) FROM public.t WHERE loaded IS NOT NULL",
+        )
+        .await;
+        assert_eq!(loaded[0].get::<_, i64>(0), 2);
+        let marks = w.watermarks().await.unwrap();
+        assert_eq!(
+            marks,
+            vec![Watermark {
+                tp: tp(0),
+                next_offset: 6,
+                epoch
+            }]
+        );
+        // A watermark-only merge (a delete-only or tombstone-only run) still advances.
+        writer.merge(&request(vec![], 9, epoch.0)).await.unwrap();
+        assert_eq!(w.watermarks().await.unwrap()[0].next_offset, 9);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_owner_is_fenced_and_applies_nothing() {
+    let pg = LocalPostgres::start().expect("postgres");
+    let (w, mut old_owner) = setup(&pg, false).await;
+    let old = w.next_epoch().await.unwrap();
+    w.claim(&[tp(0)], old).await.unwrap();
+    old_owner
+        .merge(&request(vec![upsert(1, "a", 0)], 1, old.0))
+        .await
+        .unwrap();
+
+    // A new owner takes over: raises the epoch, then reads where to resume.
+    let new = Epoch(old.0 + 5);
+    assert_eq!(w.claim(&[tp(0)], new).await.unwrap(), vec![Some(1)]);
+    assert!(w.next_epoch().await.unwrap() > new);
+
+    // The old owner wakes up and tries to commit: rejected inside the transaction.
+    let err = old_owner
+        .merge(&request(
+            vec![upsert(1, "zombie", 1), upsert(2, "zombie", 2)],
+            3,
+            old.0,
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WarehouseError::Fenced { .. }), "{err}");
+    assert!(!err.is_retriable());
+    assert_eq!(rows(&pg).await, vec![(1, Some("a".into()), Some(1))]);
+    assert_eq!(w.watermarks().await.unwrap()[0].next_offset, 1);
+
+    // An owner with an older epoch cannot claim either.
+    let err = w.claim(&[tp(0)], old).await.unwrap_err();
+    assert!(matches!(err, WarehouseError::Fenced { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_watermark_never_goes_backwards() {
+    let pg = LocalPostgres::start().expect("postgres");
+    let (w, mut writer) = setup(&pg, true).await;
+    let epoch = w.next_epoch().await.unwrap();
+    w.claim(&[tp(0)], epoch).await.unwrap();
+    writer
+        .merge(&request(vec![upsert(1, "a", 9)], 10, epoch.0))
+        .await
+        .unwrap();
+    let err = writer
+        .merge(&request(vec![upsert(1, "old", 4)], 5, epoch.0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WarehouseError::WatermarkRegression {
+                stored: 10,
+                next_offset: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(rows(&pg).await, vec![(1, Some("a".into()), Some(1))]);
+}
+
+#[tokio::test]
+async fn a_value_that_does_not_fit_names_the_record_and_applies_nothing() {
+    let pg = LocalPostgres::start().expect("postgres");
+    let (w, mut writer) = setup(&pg, true).await;
+    let epoch = w.next_epoch().await.unwrap();
+    let mut bad = upsert(2, "b", 41);
+    bad.op = RowOp::Upsert(vec![
+        Value::Int(2),
+        Value::Text("b".into()),
+        Value::Int(70_000),
+    ]);
+    let err = writer
+        .merge(&request(vec![upsert(1, "a", 40), bad], 42, epoch.0))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("\"small\"") && text.contains("offset 41") && text.contains("70000"),
+        "{text}"
+    );
+    assert!(rows(&pg).await.is_empty());
+    assert!(w.watermarks().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_writer_reconnects_after_the_server_restarts() {
+    let mut pg = LocalPostgres::start().expect("postgres");
+    let (w, mut writer) = setup(&pg, true).await;
+    let epoch = w.next_epoch().await.unwrap();
+    writer
+        .merge(&request(vec![upsert(1, "a", 0)], 1, epoch.0))
+        .await
+        .unwrap();
+    pg.kill9();
+    pg.restart().expect("restart");
+    // The first attempt may find its connection dead: that is retriable, and the next works.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match writer
+            .merge(&request(vec![upsert(2, "b", 1)], 2, epoch.0))
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if e.is_retriable() && attempts < 5 => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("not recovered after {attempts} attempts: {e}"),
+        }
+    }
+    assert_eq!(rows(&pg).await.len(), 2);
+}
+
+#[tokio::test]
+async fn columns_without_a_binary_encoding_are_staged_as_text_and_cast() {
+    let pg = LocalPostgres::start().expect("postgres");
+    sql(
+        &pg,
+        "CREATE TABLE public.n (id integer PRIMARY KEY, amount numeric(10,2), at date, doc jsonb)",
+    )
+    .await;
+    let w = warehouse(&pg);
+    w.prepare().await.unwrap();
+    let table = TableName::parse("n").unwrap();
+    let columns = w.describe(&table).await.unwrap();
+    assert!(
+        columns[1..].iter().all(|c| c.1 == ColumnType::Other),
+        "{columns:?}"
+    );
+    let layout = Arc::new(TableLayout::from_target(table, columns, &BTreeMap::new(), &[]).unwrap());
+    let mut writer = w.writer(layout).await.unwrap();
+    let change = Change {
+        key: Key(vec![Value::Int(7)]),
+        op: RowOp::Upsert(vec![
+            Value::Int(7),
+            Value::Text("12.50".into()),
+            Value::Text("2024-02-29".into()),
+            Value::Text("{\"a\":[1,2]}".into()),
+        ]),
+        coord: RecordCoord {
+            partition: 0,
+            offset: 0,
+        },
+    };
+    let epoch = w.next_epoch().await.unwrap();
+    writer
+        .merge(&request(vec![change], 1, epoch.0))
+        .await
+        .unwrap();
+    let r = sql(&pg, "SELECT amount::text, at::text, doc::text FROM n").await;
+    assert_eq!(
+        (
+            r[0].get::<_, String>(0),
+            r[0].get::<_, String>(1),
+            r[0].get::<_, String>(2)
+        ),
+        (
+            "12.50".into(),
+            "2024-02-29".into(),
+            "{\"a\": [1, 2]}".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_missing_target_table_is_a_clear_error() {
+    let pg = LocalPostgres::start().expect("postgres");
+    let w = warehouse(&pg);
+    let err = w
+        .describe(&TableName::parse("public.nope").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("public.nope") && err.to_string().contains("does not exist"),
+        "{err}"
+    );
+}
