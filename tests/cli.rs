@@ -79,3 +79,23 @@ fn demo_applies_a_generated_history_and_reports_a_match() {
     assert!(stdout.contains("MATCH:"), "{stdout}");
     assert!(stdout.contains("differing keys: 0"), "{stdout}");
 }
+
+#[test]
+fn the_shipped_example_configs_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("deploy/examples") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = tidemark(&["validate", "--config", &path.display().to_string()]);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no example config found in {}", dir.display());
+}

@@ -98,6 +98,57 @@ fn sigterm_finishes_in_flight_work_and_exits_zero() {
 }
 
 #[test]
+fn postgres_restarted_mid_stream_is_waited_for_and_nothing_is_lost() {
+    let mut stack = Stack::start();
+    let setups = salesdb_setups();
+    stack.prepare(&setups, 3);
+    let mut history = Generator::new(
+        setups.iter().map(|s| s.def.clone()).collect(),
+        GenConfig {
+            partitions: 3,
+            ..GenConfig::hostile(51, 30_000)
+        },
+    );
+    produce(stack.kafka.bootstrap(), history.by_ref().take(10_000));
+    let config = stack.config(
+        "pgrestart",
+        &setups,
+        "[batch]\nmax_rows = 300\nlinger = \"20ms\"\n",
+    );
+    let url = stack.url();
+    let mut seen = Default::default();
+    let mut running = Running::start(&config, stack.dir.path().join("run.log"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while watermarks(&url).values().sum::<i64>() < 2_000 {
+        running.assert_alive();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress:\n{}",
+            running.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Kill the warehouse while merges are in flight, produce more, and bring it back.
+    stack.pg.kill9();
+    produce(stack.kafka.bootstrap(), history.by_ref().take(10_000));
+    std::thread::sleep(Duration::from_secs(2));
+    running.assert_alive();
+    stack.pg.restart().expect("restart postgres");
+    produce(stack.kafka.bootstrap(), history.by_ref());
+    let high = high_watermarks(stack.kafka.bootstrap(), &setups);
+    wait_caught_up(&url, &high, &mut seen, Duration::from_secs(120), || {
+        running.assert_alive()
+    });
+    let status = running.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{status}:\n{}", running.log_text());
+    assert!(
+        running.log_text().contains("retrying"),
+        "the outage was seen and retried"
+    );
+    assert_matches_oracle(&url, &setups, history.oracle());
+}
+
+#[test]
 fn records_deleted_by_retention_before_they_were_applied_stop_with_the_missing_range() {
     let pg = LocalPostgres::start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
     let mut kafka = MockKafka::start(1).unwrap_or_else(|e| panic!("cannot start mock kafka: {e}"));
