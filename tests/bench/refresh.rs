@@ -204,6 +204,8 @@ fn sql_value(kind: ColumnKind, v: &serde_json::Value) -> Box<dyn ToSql + Sync> {
 }
 
 /// Runs `tidemark refresh` and returns (wall, user+sys CPU, peak RSS in bytes, stdout).
+// The child is reaped by wait4 (which also gives its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
 fn run_refresh(config: &std::path::Path) -> (Duration, Duration, u64, String) {
     let out_path = config.with_extension("out");
     let out = std::fs::File::create(&out_path).expect("out");
