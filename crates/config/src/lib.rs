@@ -112,8 +112,8 @@ pub struct CoordinationConfig {
     /// Partition-owner actors per replica; each has its own Kafka consumer and thread.
     #[serde(default = "default_slices")]
     pub slices: usize,
-    /// Name of this pipeline: namespaces watermarks (and etcd keys), so several pipelines
-    /// can share one warehouse.
+    /// Name of this pipeline: namespaces watermarks and etcd keys, so several pipelines can
+    /// share one warehouse and one etcd.
     #[serde(default = "default_cluster")]
     pub cluster: String,
     /// etcd endpoints (mode = "etcd").
@@ -282,10 +282,21 @@ impl Config {
             return Err(invalid("coordination.cluster", "must not be empty"));
         }
         if c.mode == CoordinationMode::Etcd {
-            return Err(invalid(
-                "coordination.mode",
-                "\"etcd\" is not supported by this version yet; use \"standalone\"",
-            ));
+            if c.endpoints.is_empty() || c.endpoints.iter().any(|e| e.trim().is_empty()) {
+                return Err(invalid(
+                    "coordination.endpoints",
+                    "mode = \"etcd\" needs at least one endpoint, e.g. [\"http://127.0.0.1:2379\"]",
+                ));
+            }
+            if c.lease_ttl < Duration::from_secs(2) || c.lease_ttl > Duration::from_secs(300) {
+                return Err(invalid(
+                    "coordination.lease_ttl",
+                    "must be between 2s and 300s",
+                ));
+            }
+            if c.cluster.contains('/') {
+                return Err(invalid("coordination.cluster", "must not contain '/'"));
+            }
         }
         let b = &self.batch;
         if b.max_rows == 0 {

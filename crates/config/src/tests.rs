@@ -93,3 +93,21 @@ fn byte_sizes() {
     assert_eq!(ByteSize::parse("1000").unwrap(), ByteSize(1000));
     assert!(ByteSize::parse("12 parsecs").is_err());
 }
+
+#[test]
+fn etcd_mode_needs_endpoints() {
+    let etcd = EXAMPLE.replace("mode = \"standalone\"", "mode = \"etcd\"");
+    let err = Config::from_toml(&etcd).unwrap_err().to_string();
+    assert!(err.contains("coordination.endpoints"), "{err}");
+    let ok = etcd.replace(
+        "slices = 2",
+        "slices = 2\nendpoints = [\"http://127.0.0.1:2379\"]\nlease_ttl = \"5s\"",
+    );
+    let c = Config::from_toml(&ok).unwrap();
+    assert_eq!(c.coordination.lease_ttl, Duration::from_secs(5));
+    let short = ok.replace("\"5s\"", "\"1s\"");
+    assert!(Config::from_toml(&short)
+        .unwrap_err()
+        .to_string()
+        .contains("lease_ttl"));
+}

@@ -5,10 +5,12 @@
 //! [`RankedBatch`] (latest partition offset wins); the batch plus the per-partition
 //! [`Watermark`]s it advances is what a merge applies in one warehouse transaction.
 
+pub mod assignment;
 mod layout;
 mod rank;
 mod value;
 
+pub use assignment::{assign, Assignment, SliceId};
 pub use layout::{ColumnType, LayoutError, TableLayout, TableName, TargetColumn};
 pub use rank::{RankedBatch, TableBatchStats};
 pub use value::{Key, Value};

@@ -14,21 +14,25 @@
 
 mod assign;
 mod budget;
+mod cluster;
 mod fetcher;
 mod merger;
 mod messages;
 mod owner;
+mod runtime;
 mod summary;
 mod supervisor;
 
 pub use assign::assign_round_robin;
 pub use budget::MemoryBudget;
+pub use cluster::{run_cluster, ClusterSpec};
+pub use runtime::{BatchLimits, TableSpec};
 pub use summary::{RunSummary, TableSummary};
-pub use supervisor::{run_pipeline, BatchLimits, Mode, PipelineSpec, TableSpec};
+pub use supervisor::{run_pipeline, Mode, PipelineSpec};
 
 use tidemark_debezium::DecodeError;
 use tidemark_model::{LayoutError, TableName};
-use tidemark_ports::{BrokerError, WarehouseError};
+use tidemark_ports::{BrokerError, CoordError, WarehouseError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -54,6 +58,8 @@ pub enum PipelineError {
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Coordination(#[from] CoordError),
     #[error("topic {topic:?}: {source}")]
     KeySetup {
         topic: String,

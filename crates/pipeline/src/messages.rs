@@ -34,6 +34,12 @@ pub(crate) struct MergeBatch {
 #[rtype(result = "()")]
 pub(crate) struct Drain;
 
+/// Asks an owner to stop at once without flushing (its lease is gone: nothing more may be
+/// committed), wait for the merges already sent, and report.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Abort;
+
 /// What actors report to the supervisor.
 #[derive(Debug)]
 pub(crate) enum SupervisorEvent {

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::merger::TableMerger;
-use crate::messages::{Drain, FetchedChunk, MergeBatch, SupervisorEvent};
-use crate::supervisor::BatchLimits;
+use crate::messages::{Abort, Drain, FetchedChunk, MergeBatch, SupervisorEvent};
+use crate::runtime::BatchLimits;
 use crate::PipelineError;
 
 /// A table as one owner sees it: where its batches go and how its records decode.
@@ -418,5 +418,13 @@ impl Handler<Drain> for PartitionOwner {
 
     fn handle(&mut self, _msg: Drain, ctx: &mut Context<Self>) {
         self.finish(ctx, Ok(()), true);
+    }
+}
+
+impl Handler<Abort> for PartitionOwner {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Abort, ctx: &mut Context<Self>) {
+        self.finish(ctx, Ok(()), false);
     }
 }

@@ -4,7 +4,9 @@
 //! implement them; the `tidemark` binary wires the real ones.
 
 mod broker;
+mod coordinator;
 mod warehouse;
 
 pub use broker::{Broker, BrokerError, RawRecord, ReadEvent, RecordReader, StartOffset};
+pub use coordinator::{ClusterView, CoordError, Coordinator, Member, MemberInfo, Membership};
 pub use warehouse::{MergeRequest, TableWriter, Warehouse, WarehouseError};

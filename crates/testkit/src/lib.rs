@@ -7,18 +7,22 @@
 //! - [`table_as_text`], [`duplicate_keys`]: read warehouse tables for oracle comparisons.
 
 mod error;
+mod etcd;
 mod mock_kafka;
 mod process;
 mod produce;
+mod signal;
 mod table;
 mod tansu;
 
 pub use error::TestkitError;
+pub use etcd::Etcd;
 pub use mock_kafka::{MockKafka, MOCK_KAFKA_BIN};
 pub use process::{free_port, workspace_bin};
 pub use produce::{
     consume_range, high_watermarks, partitions, produce, ConsumedRecord, ProduceRecord,
 };
+pub use signal::signal;
 pub use table::{connect, duplicate_keys, quote_ident, quote_table, table_as_text};
 pub use tansu::Tansu;
 pub use tidemark_localpg::{LocalPgError, LocalPostgres};

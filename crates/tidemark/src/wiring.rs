@@ -64,3 +64,48 @@ pub fn broker(config: &Config) -> Result<Arc<KafkaBroker>, CliError> {
         &config.coordination.cluster,
     )?))
 }
+
+/// The etcd coordinator of `mode = "etcd"`.
+pub fn coordinator(config: &Config) -> Arc<tidemark_etcd::EtcdCoordinator> {
+    Arc::new(tidemark_etcd::EtcdCoordinator::new(
+        config.coordination.endpoints.clone(),
+        &config.coordination.cluster,
+    ))
+}
+
+/// This replica's identity: `TIDEMARK_MEMBER_ID`, else `<hostname>-<pid>`.
+pub fn member(config: &Config) -> tidemark_ports::MemberInfo {
+    let host = hostname();
+    let id = std::env::var("TIDEMARK_MEMBER_ID")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{host}-{}", std::process::id()));
+    let joined_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    tidemark_ports::MemberInfo {
+        id,
+        address: host,
+        slices: config.coordination.slices as u32,
+        joined_at_ms,
+    }
+}
+
+fn hostname() -> String {
+    if let Ok(h) = std::env::var("HOSTNAME") {
+        if !h.is_empty() {
+            return h;
+        }
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        if let Ok(s) = std::str::from_utf8(&buf[..end]) {
+            return s.to_string();
+        }
+    }
+    "tidemark".to_string()
+}

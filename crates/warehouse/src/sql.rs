@@ -137,6 +137,7 @@ pub(crate) const DELETE_FLAG: &str = "__tidemark_delete";
 pub(crate) struct MergeSql {
     pub create_stage: String,
     pub copy_in: String,
+    pub analyze_stage: String,
     /// Deletes target rows whose key is staged; returns the number removed for delete winners.
     pub delete: String,
     pub insert: String,
@@ -191,6 +192,7 @@ impl MergeSql {
             values.join(", ")
         );
         Self {
+            analyze_stage: format!("ANALYZE {stage}"),
             create_stage,
             copy_in,
             delete,

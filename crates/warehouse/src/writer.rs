@@ -95,6 +95,11 @@ impl PgTableWriter {
         };
         if !request.changes.is_empty() {
             stage(&tx, &statements, &copy_types, &layout, request).await?;
+            // Without statistics the planner guesses the stage's size and may scan the whole
+            // target for every merge; with them it uses the target's key index.
+            tx.batch_execute(&statements.analyze_stage)
+                .await
+                .map_err(|e| classify(e, "analyzing stage"))?;
             let row = tx
                 .query_one(&statements.delete, &[])
                 .await

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tidemark_config::Config;
+use tidemark_config::{Config, CoordinationMode};
 use tidemark_model::TableBatchStats;
-use tidemark_pipeline::{run_pipeline, Mode, RunSummary, TableSummary};
+use tidemark_pipeline::{run_cluster, run_pipeline, ClusterSpec, Mode, RunSummary, TableSummary};
 use tidemark_ports::{Broker, Warehouse};
 
 use crate::error::CliError;
@@ -27,6 +27,13 @@ pub fn run(path: &Path) -> Result<ExitCode, CliError> {
 
 pub fn refresh(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     let config = Config::load(path)?;
+    if config.coordination.mode == CoordinationMode::Etcd {
+        // A standalone claim raises every partition's epoch: it would fence a running cluster.
+        return Err(CliError::Config(tidemark_config::ConfigError::Invalid {
+            key: "coordination.mode".into(),
+            reason: "refresh runs standalone; with mode = \"etcd\" use `run` (a refresh would fence the cluster's owners)".into(),
+        }));
+    }
     let progress = if json {
         Progress::None
     } else {
@@ -54,10 +61,35 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
     let broker: Arc<dyn Broker> = wiring::broker(config)?;
     let warehouse: Arc<dyn Warehouse> = wiring::warehouse(config)?;
     let summary = Arc::new(Mutex::new(initial_summary(config)));
+    let cluster = (config.coordination.mode == CoordinationMode::Etcd).then(|| {
+        (
+            ClusterSpec {
+                tables: spec.tables.clone(),
+                slices: spec.slices,
+                limits: spec.limits,
+                member: wiring::member(config),
+                lease_ttl: config.coordination.lease_ttl,
+            },
+            wiring::coordinator(config),
+        )
+    });
     let system = actix::System::new();
     let result = system.block_on(async move {
         let reporter = tokio::spawn(report_progress(summary.clone(), progress));
-        let result = run_pipeline(spec, broker, warehouse, shutdown_signal(), summary).await;
+        let result = match cluster {
+            Some((cluster, coordinator)) => {
+                run_cluster(
+                    cluster,
+                    broker,
+                    warehouse,
+                    coordinator,
+                    shutdown_signal(),
+                    summary,
+                )
+                .await
+            }
+            None => run_pipeline(spec, broker, warehouse, shutdown_signal(), summary).await,
+        };
         reporter.abort();
         if progress == Progress::Stderr {
             eprintln!();

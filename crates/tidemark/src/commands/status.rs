@@ -2,18 +2,23 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tidemark_config::Config;
+use tidemark_config::{Config, CoordinationMode};
 use tidemark_model::TopicPartition;
-use tidemark_ports::Broker;
+use tidemark_ports::{Broker, ClusterView, Coordinator};
 
 use crate::commands::run::stored_offsets;
 use crate::error::CliError;
 use crate::wiring;
 
-/// Prints per partition: the stored next offset, the log's high-water mark and the lag.
+/// Prints members and ownership (etcd mode), and per partition: the stored next offset, the
+/// log's start and high-water mark, and the lag.
 pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     let config = Config::load(path)?;
     let offsets = stored_offsets(&config)?;
+    let view = match config.coordination.mode {
+        CoordinationMode::Etcd => Some(cluster_view(&config)?),
+        CoordinationMode::Standalone => None,
+    };
     let broker = wiring::broker(&config)?;
     let mut rows = Vec::new();
     for t in &config.tables {
@@ -22,27 +27,92 @@ pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             let (low, high) = broker.watermarks(&tp, Duration::from_secs(30))?;
             let next = offsets.get(&t.topic).and_then(|o| o.get(&p)).copied();
             let lag = high - next.unwrap_or(low);
-            rows.push((t.topic.clone(), p, next, low, high, lag));
+            let owner = view
+                .as_ref()
+                .and_then(|v| v.owners.get(&tp))
+                .map(|(s, e)| (format!("{}/{}", s.member, s.slice), e.0));
+            rows.push((tp, next, low, high, lag, owner));
         }
     }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
     if json {
-        let v: Vec<serde_json::Value> = rows
+        let members: Vec<serde_json::Value> = view
             .iter()
-            .map(|(topic, p, next, low, high, lag)| {
-                serde_json::json!({"topic": topic, "partition": p, "next_offset": next,
-                    "log_start": low, "high_watermark": high, "lag": lag})
+            .flat_map(|v| v.members.iter())
+            .map(|m| {
+                serde_json::json!({"id": m.info.id, "address": m.info.address, "slices": m.info.slices,
+                    "lease_age_ms": now_ms - m.info.joined_at_ms})
             })
             .collect();
-        println!("{}", serde_json::json!({ "partitions": v }));
-    } else {
+        let parts: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(tp, next, low, high, lag, owner)| {
+                serde_json::json!({"topic": &*tp.topic, "partition": tp.partition, "next_offset": next,
+                    "log_start": low, "high_watermark": high, "lag": lag,
+                    "owner": owner.as_ref().map(|o| &o.0), "epoch": owner.as_ref().map(|o| o.1)})
+            })
+            .collect();
         println!(
-            "{:<40} {:>9} {:>12} {:>12} {:>12} {:>10}",
-            "topic", "partition", "next", "log start", "high", "lag"
+            "{}",
+            serde_json::json!({ "members": members, "partitions": parts })
         );
-        for (topic, p, next, low, high, lag) in rows {
-            let next = next.map_or("-".to_string(), |n| n.to_string());
-            println!("{topic:<40} {p:>9} {next:>12} {low:>12} {high:>12} {lag:>10}");
-        }
+        return Ok(ExitCode::SUCCESS);
     }
+    if let Some(v) = &view {
+        println!("members ({}):", v.members.len());
+        for m in &v.members {
+            let age = Duration::from_millis((now_ms - m.info.joined_at_ms).max(0) as u64);
+            println!(
+                "  {:<40} {:<24} slices {:>3}  member for {}",
+                m.info.id,
+                m.info.address,
+                m.info.slices,
+                humanize(age)
+            );
+        }
+        println!();
+    }
+    println!(
+        "{:<40} {:>9} {:>12} {:>12} {:>12} {:>10}  owner (epoch)",
+        "topic", "partition", "next", "log start", "high", "lag"
+    );
+    let mut total_lag = 0;
+    for (tp, next, low, high, lag, owner) in &rows {
+        let next = next.map_or("-".to_string(), |n| n.to_string());
+        let owner = owner
+            .as_ref()
+            .map_or("-".to_string(), |(o, e)| format!("{o} ({e})"));
+        println!(
+            "{:<40} {:>9} {next:>12} {low:>12} {high:>12} {lag:>10}  {owner}",
+            tp.topic, tp.partition
+        );
+        total_lag += lag;
+    }
+    println!("total lag: {total_lag}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}
+
+fn cluster_view(config: &Config) -> Result<ClusterView, CliError> {
+    let coordinator = wiring::coordinator(config);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "starting runtime".into(),
+            source,
+        })?;
+    rt.block_on(coordinator.view())
+        .map_err(|e| CliError::Pipeline(e.into()))
 }

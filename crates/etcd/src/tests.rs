@@ -1,0 +1,170 @@
+//! The adapter against a real etcd (Debian's etcd-server).
+
+use std::time::{Duration, Instant};
+
+use tidemark_model::assignment::{Assignment, SliceId};
+use tidemark_model::TopicPartition;
+use tidemark_ports::{Coordinator, MemberInfo, Membership};
+use tidemark_testkit::Etcd;
+
+use super::EtcdCoordinator;
+
+fn member(id: &str) -> MemberInfo {
+    MemberInfo {
+        id: id.into(),
+        address: "host".into(),
+        slices: 2,
+        joined_at_ms: 1,
+    }
+}
+
+fn tp(p: i32) -> TopicPartition {
+    TopicPartition::new("topic.a", p)
+}
+
+#[tokio::test]
+async fn ownership_is_compare_and_create_and_epochs_grow() {
+    let etcd = Etcd::start().expect("etcd");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c1");
+    let a = coord
+        .join(&member("a"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let b = coord
+        .join(&member("b"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let view = coord.view().await.unwrap();
+    assert_eq!(view.members.len(), 2);
+    assert_eq!(
+        view.leader().unwrap().info.id,
+        "a",
+        "the first to join leads"
+    );
+    assert_eq!(view.slices().len(), 4);
+
+    let e1 = a.claim(&tp(0), 1).await.unwrap().expect("free partition");
+    assert_eq!(b.claim(&tp(0), 0).await.unwrap(), None, "held by a");
+    // b cannot release a's key.
+    b.release(&[tp(0)]).await.unwrap();
+    assert_eq!(b.claim(&tp(0), 0).await.unwrap(), None);
+    let view = coord.view().await.unwrap();
+    assert_eq!(
+        view.owners[&tp(0)].0,
+        SliceId {
+            member: "a".into(),
+            slice: 1
+        }
+    );
+    assert_eq!(view.owners[&tp(0)].1, e1);
+
+    a.release(&[tp(0)]).await.unwrap();
+    let e2 = b.claim(&tp(0), 0).await.unwrap().expect("released");
+    assert!(e2 > e1);
+    let now = b.current_revision().await.unwrap();
+    assert!(now >= e2);
+
+    // Leaving revokes the lease: b's key disappears at once.
+    b.leave().await.unwrap();
+    let view = coord.view().await.unwrap();
+    assert!(view.owners.is_empty(), "{:?}", view.owners);
+    assert_eq!(view.members.len(), 1);
+}
+
+#[tokio::test]
+async fn the_assignment_is_published_only_at_the_expected_revision() {
+    let etcd = Etcd::start().expect("etcd");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c2");
+    let a = coord
+        .join(&member("a"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut first = Assignment::new();
+    first.insert(
+        tp(0),
+        SliceId {
+            member: "a".into(),
+            slice: 0,
+        },
+    );
+    assert!(a.publish(&first, 0).await.unwrap());
+    let view = a.view().await.unwrap();
+    assert_eq!(view.assignment, first);
+    assert!(view.assignment_revision > 0);
+    // A stale writer (expecting revision 0) does not overwrite.
+    let mut second = first.clone();
+    second.insert(
+        tp(1),
+        SliceId {
+            member: "a".into(),
+            slice: 1,
+        },
+    );
+    assert!(!a.publish(&second, 0).await.unwrap());
+    assert!(a.publish(&second, view.assignment_revision).await.unwrap());
+    assert_eq!(a.view().await.unwrap().assignment, second);
+}
+
+#[tokio::test]
+async fn a_lease_that_cannot_be_kept_alive_is_reported_lost_and_its_keys_expire() {
+    let mut etcd = Etcd::start().expect("etcd");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c3");
+    let ttl = Duration::from_secs(3);
+    let a = coord.join(&member("a"), ttl).await.unwrap();
+    a.claim(&tp(0), 0).await.unwrap().expect("claim");
+    // etcd down for longer than the TTL: the membership must say so within about a TTL.
+    etcd.kill9();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), a.lost())
+        .await
+        .expect("lost reported");
+    assert!(
+        started.elapsed() <= ttl + Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        a.claim(&tp(1), 0).await.is_err(),
+        "a lost membership claims nothing"
+    );
+    etcd.restart().expect("restart");
+    // After the restart the old lease expires (etcd restarts lease TTLs on recovery).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(view) = coord.view().await {
+            if view.owners.is_empty() && view.members.is_empty() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "old lease's keys never expired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A new membership works.
+    let again = coord.join(&member("a"), ttl).await.unwrap();
+    assert!(again.claim(&tp(0), 0).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn watch_reports_changes_promptly() {
+    let etcd = Etcd::start().expect("etcd");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c4");
+    let a = coord
+        .join(&member("a"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the watch start
+    let started = Instant::now();
+    let join_b = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        coord
+            .join(&member("b"), Duration::from_secs(10))
+            .await
+            .unwrap()
+    };
+    let (_, _b) = tokio::join!(a.changed(Duration::from_secs(5)), join_b);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
