@@ -145,12 +145,11 @@ async fn watch_changes(client: Client, prefix: String, changes: Arc<Notify>) {
             .watch(prefix.clone(), Some(WatchOptions::new().with_prefix()))
             .await
         {
-            Ok(mut stream) => loop {
-                match stream.message().await {
-                    Ok(Some(_)) => changes.notify_waiters(),
-                    Ok(None) | Err(_) => break,
+            Ok(mut stream) => {
+                while let Ok(Some(_)) = stream.message().await {
+                    changes.notify_waiters();
                 }
-            },
+            }
             Err(e) => tracing::debug!(error = %e, "watch failed; retrying"),
         }
         changes.notify_waiters();
