@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use tidemark_model::assignment::{Assignment, SliceId};
 use tidemark_model::TopicPartition;
-use tidemark_ports::{Coordinator, MemberInfo, Membership};
+use tidemark_ports::{Coordinator, MemberInfo};
 use tidemark_testkit::Etcd;
 
 use super::EtcdCoordinator;
