@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod cluster;
+
 use tidemark_cdcgen::{Oracle, Record, TableDef};
 use tidemark_testkit::{LocalPostgres, ProduceRecord, Tansu};
 
@@ -334,10 +336,15 @@ pub struct Running {
 
 impl Running {
     pub fn start(config: &Path, log: PathBuf) -> Running {
+        Self::start_with_env(config, log, &[])
+    }
+
+    pub fn start_with_env(config: &Path, log: PathBuf, env: &[(&str, &str)]) -> Running {
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(tidemark_bin())
             .args(["run", "--config", &config.display().to_string()])
             .env("TIDEMARK_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

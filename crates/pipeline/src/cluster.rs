@@ -387,7 +387,9 @@ impl<'a> Session<'a> {
                     self.slice_stopped(slice).await;
                 }
                 Some(SupervisorEvent::MergeFailed(e)) => {
-                    if !fenced(&e) && !abort {
+                    if fenced(&e) {
+                        tracing::warn!(error = %e, "commit rejected: fenced by a newer owner");
+                    } else if !abort {
                         first_error.get_or_insert(e);
                     }
                 }

@@ -7,6 +7,7 @@
 
 mod cell;
 mod error;
+mod failpoint;
 mod sql;
 mod writer;
 

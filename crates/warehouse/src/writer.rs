@@ -110,6 +110,7 @@ impl PgTableWriter {
                 .await
                 .map_err(|e| classify(e, "inserting winners"))?;
         }
+        crate::failpoint::before_commit();
         advance(&tx, &watermarks, &pipeline, request).await?;
         tx.commit()
             .await

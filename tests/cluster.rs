@@ -1,0 +1,411 @@
+//! Multi-process cluster scenarios: 3 replica processes, real etcd, real PostgreSQL, the real
+//! broker tansu; 12 partitions over 3 tables; a producer writing a random history throughout.
+//! Each ends with every target equal to the oracle, no duplicate keys, and watermarks that
+//! never went backwards.
+
+use std::time::{Duration, Instant};
+
+use tidemark_cdcgen::GenConfig;
+use tidemark_e2e::cluster::*;
+use tidemark_e2e::*;
+
+const PARTITIONS: i32 = 4;
+
+fn history(seed: u64, events: u64) -> GenConfig {
+    GenConfig {
+        partitions: PARTITIONS,
+        ..GenConfig::hostile(seed, events)
+    }
+}
+
+const BATCH: &str = "[batch]\nmax_rows = 500\nlinger = \"50ms\"\n";
+
+/// Waits for the stored watermarks to reach the high-water marks, then SIGTERMs every replica
+/// (each must exit 0) and compares with the oracle.
+fn finish(
+    cs: &ClusterStack,
+    setups: &[TableSetup],
+    producer: Producer,
+    replicas: &mut [Running],
+    seen: &mut std::collections::BTreeMap<(String, i32), i64>,
+) {
+    let history = producer.finish();
+    let high = high_watermarks(cs.stack.kafka.bootstrap(), setups);
+    let url = cs.stack.url();
+    wait_caught_up(&url, &high, seen, Duration::from_secs(120), || {
+        replicas.iter_mut().for_each(|r| r.assert_alive())
+    });
+    for r in replicas.iter_mut() {
+        let status = r.terminate(Duration::from_secs(30));
+        assert!(status.success(), "{status}:\n{}", r.log_text());
+    }
+    assert_matches_oracle(&url, setups, history.oracle());
+    assert_eq!(watermarks(&url), high);
+}
+
+#[test]
+fn scale_out_from_one_to_three_replicas_then_in_to_one_with_sigterm() {
+    let cs = ClusterStack::start();
+    let setups = salesdb_setups();
+    cs.stack.prepare(&setups, PARTITIONS);
+    let config = cs.config(&setups, BATCH);
+    let mut seen = Default::default();
+
+    let mut replicas = vec![cs.replica(&config, "r1")];
+    let producer = Producer::start(
+        cs.stack.kafka.bootstrap(),
+        &setups,
+        history(61, 40_000),
+        1_000,
+        Duration::from_millis(150),
+    );
+    wait_owners(&config, Duration::from_secs(30), "r1 owns all 12", |o| {
+        o.len() == 12
+    });
+
+    replicas.push(cs.replica(&config, "r2"));
+    replicas.push(cs.replica(&config, "r3"));
+    let t = wait_owners(
+        &config,
+        Duration::from_secs(30),
+        "spread over 3 replicas",
+        |o| {
+            o.len() == 12
+                && members(o).len() == 3
+                && o.values()
+                    .all(|m| o.values().filter(|x| *x == m).count() == 4)
+        },
+    );
+    eprintln!("scale out 1 -> 3: balanced after {t:?}");
+
+    // Scale in with SIGTERM: r2 and r3 drain, release, leave; r1 takes everything over.
+    let started = Instant::now();
+    for r in replicas.iter_mut().skip(1) {
+        r.signal(libc::SIGTERM);
+    }
+    let handoff = wait_owners(&config, Duration::from_secs(30), "r1 owns all again", |o| {
+        o.len() == 12 && members(o).len() == 1 && o.values().all(|m| m == "r1")
+    });
+    eprintln!("handoff after SIGTERM: {handoff:?} (lease TTL {TTL:?})");
+    assert!(
+        handoff < TTL,
+        "SIGTERM handoff must not wait for lease expiry: {handoff:?}"
+    );
+    for mut r in replicas.drain(1..) {
+        let status = r.terminate(Duration::from_secs(30));
+        assert!(status.success(), "{status}:\n{}", r.log_text());
+    }
+    let _ = started;
+    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+}
+
+fn three_replicas(cs: &ClusterStack, config: &std::path::Path) -> Vec<Running> {
+    let replicas: Vec<Running> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|id| cs.replica(config, id))
+        .collect();
+    wait_owners(
+        config,
+        Duration::from_secs(30),
+        "spread over 3 replicas",
+        |o| o.len() == 12 && members(o).len() == 3,
+    );
+    replicas
+}
+
+#[test]
+fn sigkill_of_a_replica_moves_its_partitions_within_the_lease_ttl_plus_3s() {
+    let cs = ClusterStack::start();
+    let setups = salesdb_setups();
+    cs.stack.prepare(&setups, PARTITIONS);
+    let config = cs.config(&setups, BATCH);
+    let mut seen = Default::default();
+    let mut replicas = three_replicas(&cs, &config);
+    let producer = Producer::start(
+        cs.stack.kafka.bootstrap(),
+        &setups,
+        history(71, 40_000),
+        1_000,
+        Duration::from_millis(150),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+
+    let victim: Vec<(String, i32)> = owners(&config)
+        .into_iter()
+        .filter(|(_, m)| m == "r2")
+        .map(|(k, _)| k)
+        .collect();
+    assert!(!victim.is_empty());
+    let before = watermarks(&cs.stack.url());
+    let killed = Instant::now();
+    replicas[1].kill9();
+    // Applying again elsewhere: owned by a live replica and its watermark moves.
+    let deadline = TTL + Duration::from_secs(3);
+    loop {
+        let o = owners(&config);
+        let wm = watermarks(&cs.stack.url());
+        let moved = victim.iter().all(|tp| {
+            o.get(tp).is_some_and(|m| m != "r2")
+                && wm.get(tp).copied().unwrap_or(0) > before.get(tp).copied().unwrap_or(0)
+        });
+        if moved {
+            break;
+        }
+        assert!(
+            killed.elapsed() < deadline + Duration::from_secs(5),
+            "failover too slow: {:?}; owners {o:?}",
+            killed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let failover = killed.elapsed();
+    eprintln!("failover after SIGKILL: {failover:?} (lease TTL {TTL:?})");
+    assert!(failover <= deadline, "failover {failover:?} > TTL + 3 s");
+    let mut live: Vec<Running> = replicas
+        .drain(..)
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, r)| r)
+        .collect();
+    finish(&cs, &setups, producer, &mut live, &mut seen);
+}
+
+#[test]
+fn a_paused_replica_that_wakes_after_losing_its_lease_is_fenced_and_steps_down() {
+    let cs = ClusterStack::start();
+    let setups = salesdb_setups();
+    cs.stack.prepare(&setups, PARTITIONS);
+    let config = cs.config(&setups, BATCH);
+    let mut seen = Default::default();
+    // r2 stops itself (SIGSTOP) holding a staged batch, just before its watermark update and
+    // commit, on its 5th merge.
+    let mut replicas = vec![cs.replica(&config, "r1")];
+    replicas.push(Running::start_with_env(
+        &config,
+        cs.stack.dir.path().join("r2.log"),
+        &[
+            ("TIDEMARK_MEMBER_ID", "r2"),
+            ("TIDEMARK_FAILPOINT_STOP_BEFORE_COMMIT", "5"),
+        ],
+    ));
+    replicas.push(cs.replica(&config, "r3"));
+    let producer = Producer::start(
+        cs.stack.kafka.bootstrap(),
+        &setups,
+        history(81, 40_000),
+        1_000,
+        Duration::from_millis(150),
+    );
+
+    let pid = replicas[1].child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !process_stopped(pid) {
+        replicas[1].assert_alive();
+        assert!(
+            Instant::now() < deadline,
+            "r2 never reached the failpoint:\n{}",
+            replicas[1].log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stopped = Instant::now();
+    // Its lease expires; the others claim its partitions and raise their epochs.
+    wait_owners(
+        &config,
+        TTL + Duration::from_secs(10),
+        "others took r2's partitions",
+        |o| o.len() == 12 && !members(o).contains("r2"),
+    );
+    eprintln!(
+        "zombie: partitions taken over {:?} after r2 stopped",
+        stopped.elapsed()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    tidemark_testkit::signal(pid, libc::SIGCONT).expect("SIGCONT");
+    // It wakes up, tries to commit the staged batch: rejected by the fence; it steps down and
+    // rejoins with a new lease.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !replicas[1].log_text().contains("rejoining") {
+        replicas[1].assert_alive();
+        assert!(
+            Instant::now() < deadline,
+            "r2 did not step down:\n{}",
+            replicas[1].log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = replicas[1].log_text();
+    assert!(
+        log.contains("fenced"),
+        "the staged commit must be rejected by the fence:\n{log}"
+    );
+    wait_owners(&config, Duration::from_secs(30), "r2 is back", |o| {
+        members(o).contains("r2")
+    });
+    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+}
+
+fn process_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn etcd_restarted_mid_stream_is_survived() {
+    let mut cs = ClusterStack::start();
+    let setups = salesdb_setups();
+    cs.stack.prepare(&setups, PARTITIONS);
+    let config = cs.config(&setups, BATCH);
+    let mut seen = Default::default();
+    let mut replicas = three_replicas(&cs, &config);
+    let producer = Producer::start(
+        cs.stack.kafka.bootstrap(),
+        &setups,
+        history(91, 30_000),
+        1_000,
+        Duration::from_millis(150),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    cs.etcd.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    cs.etcd.restart().expect("restart etcd");
+    wait_owners(
+        &config,
+        Duration::from_secs(30),
+        "owners after etcd restart",
+        |o| o.len() == 12,
+    );
+    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+}
+
+#[test]
+fn postgres_restarted_mid_stream_is_waited_for() {
+    let mut cs = ClusterStack::start();
+    let setups = salesdb_setups();
+    cs.stack.prepare(&setups, PARTITIONS);
+    let config = cs.config(&setups, BATCH);
+    let mut seen = Default::default();
+    let mut replicas = three_replicas(&cs, &config);
+    let producer = Producer::start(
+        cs.stack.kafka.bootstrap(),
+        &setups,
+        history(101, 30_000),
+        1_000,
+        Duration::from_millis(150),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    cs.stack.pg.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    cs.stack.pg.restart().expect("restart postgres");
+    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+}
+
+#[test]
+fn the_broker_down_for_a_few_seconds_is_waited_for_and_nothing_is_lost() {
+    let pg = tidemark_testkit::LocalPostgres::start()
+        .unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
+    let etcd = tidemark_testkit::Etcd::start().unwrap_or_else(|e| panic!("cannot start etcd: {e}"));
+    let mut kafka = tidemark_testkit::MockKafka::start(1)
+        .unwrap_or_else(|e| panic!("cannot start mock kafka: {e}"));
+    let setups = salesdb_setups();
+    for s in &setups {
+        kafka
+            .create_topic(&s.def.topic(), PARTITIONS)
+            .expect("topic");
+    }
+    block_on(create_targets(&pg.url(), &setups));
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("mock.toml");
+    let coordination = format!(
+        "[coordination]\nmode = \"etcd\"\nendpoints = [{:?}]\ncluster = \"mock\"\nlease_ttl = \"{}s\"\nslices = 2\n{BATCH}",
+        etcd.endpoint(),
+        TTL.as_secs()
+    );
+    std::fs::write(
+        &config,
+        config_text(kafka.bootstrap(), &pg.url(), &setups, &coordination),
+    )
+    .expect("config");
+    let mut replicas: Vec<Running> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|id| {
+            Running::start_with_env(
+                &config,
+                dir.path().join(format!("{id}.log")),
+                &[("TIDEMARK_MEMBER_ID", id)],
+            )
+        })
+        .collect();
+    wait_owners(
+        &config,
+        Duration::from_secs(30),
+        "spread over 3 replicas",
+        |o| o.len() == 12 && members(o).len() == 3,
+    );
+    // Small data: the mock cluster keeps only 5 MiB per partition.
+    let mut history = tidemark_cdcgen::Generator::new(
+        setups.iter().map(|s| s.def.clone()).collect(),
+        history(111, 9_000),
+    );
+    produce(kafka.bootstrap(), history.by_ref().take(3_000));
+    std::thread::sleep(Duration::from_millis(500));
+    kafka.broker_down(1).expect("broker down");
+    std::thread::sleep(Duration::from_secs(4));
+    replicas.iter_mut().for_each(|r| r.assert_alive());
+    kafka.broker_up(1).expect("broker up");
+    produce(kafka.bootstrap(), history.by_ref());
+    let high = high_watermarks(kafka.bootstrap(), &setups);
+    let mut seen = Default::default();
+    wait_caught_up(
+        &pg.url(),
+        &high,
+        &mut seen,
+        Duration::from_secs(120),
+        || replicas.iter_mut().for_each(|r| r.assert_alive()),
+    );
+    for r in replicas.iter_mut() {
+        let status = r.terminate(Duration::from_secs(30));
+        assert!(status.success(), "{status}:\n{}", r.log_text());
+    }
+    assert_matches_oracle(&pg.url(), &setups, history.oracle());
+}
+
+#[test]
+fn etcd_down_longer_than_the_lease_ttl_stops_every_owner_and_they_rejoin() {
+    let mut cs = ClusterStack::start();
+    let setups = salesdb_setups();
+    cs.stack.prepare(&setups, PARTITIONS);
+    let config = cs.config(&setups, BATCH);
+    let mut seen = Default::default();
+    let mut replicas = three_replicas(&cs, &config);
+    let producer = Producer::start(
+        cs.stack.kafka.bootstrap(),
+        &setups,
+        history(131, 30_000),
+        1_000,
+        Duration::from_millis(150),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    cs.etcd.kill9();
+    std::thread::sleep(TTL + Duration::from_secs(3));
+    for r in &replicas {
+        assert!(
+            r.log_text().contains("lease lost"),
+            "every replica must notice:\n{}",
+            r.log_text()
+        );
+    }
+    cs.etcd.restart().expect("restart etcd");
+    wait_owners(
+        &config,
+        Duration::from_secs(30),
+        "owners after etcd is back",
+        |o| o.len() == 12 && members(o).len() == 3,
+    );
+    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+}
