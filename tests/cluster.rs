@@ -113,37 +113,70 @@ fn three_replicas(cs: &ClusterStack, config: &std::path::Path) -> Vec<Running> {
     replicas
 }
 
-#[test]
-fn sigkill_of_a_replica_moves_its_partitions_within_the_lease_ttl_plus_3s() {
+/// A cluster of 3 replicas under a producer writing `history(seed, events)`, 2 s in.
+struct UnderLoad {
+    cs: ClusterStack,
+    setups: Vec<TableSetup>,
+    config: std::path::PathBuf,
+    replicas: Vec<Running>,
+    producer: Producer,
+    seen: std::collections::BTreeMap<(String, i32), i64>,
+}
+
+fn three_replicas_under_load(seed: u64, events: u64) -> UnderLoad {
     let cs = ClusterStack::start();
     let setups = salesdb_setups();
     cs.stack.prepare(&setups, PARTITIONS);
     let config = cs.config(&setups, BATCH);
-    let mut seen = Default::default();
-    let mut replicas = three_replicas(&cs, &config);
+    let replicas = three_replicas(&cs, &config);
     let producer = Producer::start(
         cs.stack.kafka.bootstrap(),
         &setups,
-        history(71, 40_000),
+        history(seed, events),
         1_000,
         Duration::from_millis(150),
     );
     std::thread::sleep(Duration::from_secs(2));
+    UnderLoad {
+        cs,
+        setups,
+        config,
+        replicas,
+        producer,
+        seen: Default::default(),
+    }
+}
 
+impl UnderLoad {
+    fn finish(mut self) {
+        finish(
+            &self.cs,
+            &self.setups,
+            self.producer,
+            &mut self.replicas,
+            &mut self.seen,
+        );
+    }
+}
+
+#[test]
+fn sigkill_of_a_replica_moves_its_partitions_within_the_lease_ttl_plus_3s() {
+    let mut run = three_replicas_under_load(71, 40_000);
+    let config = run.config.clone();
     let victim: Vec<(String, i32)> = owners(&config)
         .into_iter()
         .filter(|(_, m)| m == "r2")
         .map(|(k, _)| k)
         .collect();
     assert!(!victim.is_empty());
-    let before = watermarks(&cs.stack.url());
+    let before = watermarks(&run.cs.stack.url());
     let killed = Instant::now();
-    replicas[1].kill9();
+    run.replicas[1].kill9();
     // Applying again elsewhere: owned by a live replica and its watermark moves.
     let deadline = TTL + Duration::from_secs(3);
     loop {
         let o = owners(&config);
-        let wm = watermarks(&cs.stack.url());
+        let wm = watermarks(&run.cs.stack.url());
         let moved = victim.iter().all(|tp| {
             o.get(tp).is_some_and(|m| m != "r2")
                 && wm.get(tp).copied().unwrap_or(0) > before.get(tp).copied().unwrap_or(0)
@@ -161,13 +194,8 @@ fn sigkill_of_a_replica_moves_its_partitions_within_the_lease_ttl_plus_3s() {
     let failover = killed.elapsed();
     eprintln!("failover after SIGKILL: {failover:?} (lease TTL {TTL:?})");
     assert!(failover <= deadline, "failover {failover:?} > TTL + 3 s");
-    let mut live: Vec<Running> = replicas
-        .drain(..)
-        .enumerate()
-        .filter(|(i, _)| *i != 1)
-        .map(|(_, r)| r)
-        .collect();
-    finish(&cs, &setups, producer, &mut live, &mut seen);
+    run.replicas.remove(1);
+    run.finish();
 }
 
 #[test]
@@ -257,52 +285,26 @@ fn process_stopped(pid: u32) -> bool {
 
 #[test]
 fn etcd_restarted_mid_stream_is_survived() {
-    let mut cs = ClusterStack::start();
-    let setups = salesdb_setups();
-    cs.stack.prepare(&setups, PARTITIONS);
-    let config = cs.config(&setups, BATCH);
-    let mut seen = Default::default();
-    let mut replicas = three_replicas(&cs, &config);
-    let producer = Producer::start(
-        cs.stack.kafka.bootstrap(),
-        &setups,
-        history(91, 30_000),
-        1_000,
-        Duration::from_millis(150),
-    );
+    let mut run = three_replicas_under_load(91, 30_000);
+    run.cs.etcd.kill9();
     std::thread::sleep(Duration::from_secs(2));
-    cs.etcd.kill9();
-    std::thread::sleep(Duration::from_secs(2));
-    cs.etcd.restart().expect("restart etcd");
+    run.cs.etcd.restart().expect("restart etcd");
     wait_owners(
-        &config,
+        &run.config,
         Duration::from_secs(30),
         "owners after etcd restart",
         |o| o.len() == 12,
     );
-    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+    run.finish();
 }
 
 #[test]
 fn postgres_restarted_mid_stream_is_waited_for() {
-    let mut cs = ClusterStack::start();
-    let setups = salesdb_setups();
-    cs.stack.prepare(&setups, PARTITIONS);
-    let config = cs.config(&setups, BATCH);
-    let mut seen = Default::default();
-    let mut replicas = three_replicas(&cs, &config);
-    let producer = Producer::start(
-        cs.stack.kafka.bootstrap(),
-        &setups,
-        history(101, 30_000),
-        1_000,
-        Duration::from_millis(150),
-    );
+    let mut run = three_replicas_under_load(101, 30_000);
+    run.cs.stack.pg.kill9();
     std::thread::sleep(Duration::from_secs(2));
-    cs.stack.pg.kill9();
-    std::thread::sleep(Duration::from_secs(2));
-    cs.stack.pg.restart().expect("restart postgres");
-    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+    run.cs.stack.pg.restart().expect("restart postgres");
+    run.finish();
 }
 
 #[test]
@@ -377,35 +379,22 @@ fn the_broker_down_for_a_few_seconds_is_waited_for_and_nothing_is_lost() {
 
 #[test]
 fn etcd_down_longer_than_the_lease_ttl_stops_every_owner_and_they_rejoin() {
-    let mut cs = ClusterStack::start();
-    let setups = salesdb_setups();
-    cs.stack.prepare(&setups, PARTITIONS);
-    let config = cs.config(&setups, BATCH);
-    let mut seen = Default::default();
-    let mut replicas = three_replicas(&cs, &config);
-    let producer = Producer::start(
-        cs.stack.kafka.bootstrap(),
-        &setups,
-        history(131, 30_000),
-        1_000,
-        Duration::from_millis(150),
-    );
-    std::thread::sleep(Duration::from_secs(2));
-    cs.etcd.kill9();
+    let mut run = three_replicas_under_load(131, 30_000);
+    run.cs.etcd.kill9();
     std::thread::sleep(TTL + Duration::from_secs(3));
-    for r in &replicas {
+    for r in &run.replicas {
         assert!(
             r.log_text().contains("lease lost"),
             "every replica must notice:\n{}",
             r.log_text()
         );
     }
-    cs.etcd.restart().expect("restart etcd");
+    run.cs.etcd.restart().expect("restart etcd");
     wait_owners(
-        &config,
+        &run.config,
         Duration::from_secs(30),
         "owners after etcd is back",
         |o| o.len() == 12 && members(o).len() == 3,
     );
-    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+    run.finish();
 }

@@ -43,11 +43,17 @@ fn measure(n: u64, replicas: usize) -> (f64, Duration) {
     let high = high_watermarks(cs.stack.kafka.bootstrap(), &setups);
     let config = cs.config(&setups, "");
     let started = Instant::now();
-    let mut running: Vec<Running> = (0..replicas).map(|i| cs.replica(&config, &format!("r{i}"))).collect();
+    let mut running: Vec<Running> = (0..replicas)
+        .map(|i| cs.replica(&config, &format!("r{i}")))
+        .collect();
     let mut seen = Default::default();
-    wait_caught_up(&cs.stack.url(), &high, &mut seen, Duration::from_secs(1800), || {
-        running.iter_mut().for_each(|r| r.assert_alive())
-    });
+    wait_caught_up(
+        &cs.stack.url(),
+        &high,
+        &mut seen,
+        Duration::from_secs(1800),
+        || running.iter_mut().for_each(|r| r.assert_alive()),
+    );
     let elapsed = started.elapsed();
     for r in running.iter_mut() {
         assert!(r.terminate(Duration::from_secs(60)).success());
@@ -67,7 +73,16 @@ fn main() {
     let (one, t1) = measure(n, 1);
     let (three, t3) = measure(n, 3);
     println!("cluster benchmark ({n} events, 12 partitions over 3 tables, etcd mode, 2 slices per replica)");
-    println!("  1 replica   {one:>10.0} rows/s  ({:.1} s from start to caught up)", t1.as_secs_f64());
-    println!("  3 replicas  {three:>10.0} rows/s  ({:.1} s)", t3.as_secs_f64());
-    println!("  ratio 3/1   {:>10.2} ×  (broker, PostgreSQL and replicas share this machine's 2 cores)", three / one);
+    println!(
+        "  1 replica   {one:>10.0} rows/s  ({:.1} s from start to caught up)",
+        t1.as_secs_f64()
+    );
+    println!(
+        "  3 replicas  {three:>10.0} rows/s  ({:.1} s)",
+        t3.as_secs_f64()
+    );
+    println!(
+        "  ratio 3/1   {:>10.2} ×  (broker, PostgreSQL and replicas share this machine's 2 cores)",
+        three / one
+    );
 }

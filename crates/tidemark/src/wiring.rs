@@ -109,3 +109,15 @@ fn hostname() -> String {
     }
     "tidemark".to_string()
 }
+
+/// Runs one future to completion on a current-thread runtime (for short commands).
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, CliError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "starting runtime".into(),
+            source,
+        })?;
+    Ok(rt.block_on(future))
+}

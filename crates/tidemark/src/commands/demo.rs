@@ -14,6 +14,7 @@ use tidemark_pipeline::Mode;
 
 use crate::commands::run::{execute, Progress};
 use crate::error::CliError;
+use crate::wiring;
 
 const SCHEMA: &str = "tidemark_demo";
 
@@ -63,11 +64,7 @@ pub fn demo(
         "• kafka: librdkafka mock cluster at {brokers}, topic {topic} with {partitions} partitions"
     );
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| demo_error("starting a runtime", e))?;
-    rt.block_on(prepare_warehouse(&url))?;
+    wiring::block_on(prepare_warehouse(&url))??;
 
     // A realistic history: snapshot, inserts, repeated updates, deletes with tombstones,
     // primary-key changes, several changes per millisecond, ts_ms going backwards.
@@ -105,7 +102,7 @@ pub fn demo(
     );
 
     let expected = generator.oracle().table(&topic);
-    let actual = rt.block_on(read_target(&url))?;
+    let actual = wiring::block_on(read_target(&url))??;
     Ok(report(&expected, &actual))
 }
 

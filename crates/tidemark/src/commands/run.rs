@@ -165,14 +165,7 @@ async fn shutdown_signal() {
 /// The committed next offsets, per topic and partition, read back from the warehouse.
 pub fn stored_offsets(config: &Config) -> Result<BTreeMap<String, BTreeMap<i32, i64>>, CliError> {
     let warehouse = wiring::warehouse(config)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "starting runtime".into(),
-            source,
-        })?;
-    let marks = rt.block_on(warehouse.watermarks())?;
+    let marks = wiring::block_on(warehouse.watermarks())??;
     let mut out: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
     for w in marks {
         out.entry(w.tp.topic.to_string())

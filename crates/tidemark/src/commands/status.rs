@@ -106,13 +106,5 @@ fn humanize(d: Duration) -> String {
 
 fn cluster_view(config: &Config) -> Result<ClusterView, CliError> {
     let coordinator = wiring::coordinator(config);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "starting runtime".into(),
-            source,
-        })?;
-    rt.block_on(coordinator.view())
-        .map_err(|e| CliError::Pipeline(e.into()))
+    wiring::block_on(coordinator.view())?.map_err(|e| CliError::Pipeline(e.into()))
 }
