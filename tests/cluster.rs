@@ -28,6 +28,7 @@ fn finish(
     producer: Producer,
     replicas: &mut [Running],
     seen: &mut std::collections::BTreeMap<(String, i32), i64>,
+    monitor: WatermarkMonitor,
 ) {
     let history = producer.finish();
     let high = high_watermarks(cs.stack.kafka.bootstrap(), setups);
@@ -41,6 +42,7 @@ fn finish(
     }
     assert_matches_oracle(&url, setups, history.oracle());
     assert_eq!(watermarks(&url), high);
+    monitor.assert_never_backwards();
 }
 
 #[test]
@@ -50,6 +52,7 @@ fn scale_out_from_one_to_three_replicas_then_in_to_one_with_sigterm() {
     cs.stack.prepare(&setups, PARTITIONS);
     let config = cs.config(&setups, BATCH);
     let mut seen = Default::default();
+    let monitor = WatermarkMonitor::start(&cs.stack.url());
 
     let mut replicas = vec![cs.replica(&config, "r1")];
     let producer = Producer::start(
@@ -96,7 +99,7 @@ fn scale_out_from_one_to_three_replicas_then_in_to_one_with_sigterm() {
         assert!(status.success(), "{status}:\n{}", r.log_text());
     }
     let _ = started;
-    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+    finish(&cs, &setups, producer, &mut replicas, &mut seen, monitor);
 }
 
 fn three_replicas(cs: &ClusterStack, config: &std::path::Path) -> Vec<Running> {
@@ -121,6 +124,7 @@ struct UnderLoad {
     replicas: Vec<Running>,
     producer: Producer,
     seen: std::collections::BTreeMap<(String, i32), i64>,
+    monitor: WatermarkMonitor,
 }
 
 fn three_replicas_under_load(seed: u64, events: u64) -> UnderLoad {
@@ -128,6 +132,7 @@ fn three_replicas_under_load(seed: u64, events: u64) -> UnderLoad {
     let setups = salesdb_setups();
     cs.stack.prepare(&setups, PARTITIONS);
     let config = cs.config(&setups, BATCH);
+    let monitor = WatermarkMonitor::start(&cs.stack.url());
     let replicas = three_replicas(&cs, &config);
     let producer = Producer::start(
         cs.stack.kafka.bootstrap(),
@@ -144,6 +149,7 @@ fn three_replicas_under_load(seed: u64, events: u64) -> UnderLoad {
         replicas,
         producer,
         seen: Default::default(),
+        monitor,
     }
 }
 
@@ -155,6 +161,7 @@ impl UnderLoad {
             self.producer,
             &mut self.replicas,
             &mut self.seen,
+            self.monitor,
         );
     }
 }
@@ -205,6 +212,7 @@ fn a_paused_replica_that_wakes_after_losing_its_lease_is_fenced_and_steps_down()
     cs.stack.prepare(&setups, PARTITIONS);
     let config = cs.config(&setups, BATCH);
     let mut seen = Default::default();
+    let monitor = WatermarkMonitor::start(&cs.stack.url());
     // r2 stops itself (SIGSTOP) holding a staged batch, just before its watermark update and
     // commit, on its 5th merge.
     let mut replicas = vec![cs.replica(&config, "r1")];
@@ -270,7 +278,7 @@ fn a_paused_replica_that_wakes_after_losing_its_lease_is_fenced_and_steps_down()
     wait_owners(&config, Duration::from_secs(30), "r2 is back", |o| {
         members(o).contains("r2")
     });
-    finish(&cs, &setups, producer, &mut replicas, &mut seen);
+    finish(&cs, &setups, producer, &mut replicas, &mut seen, monitor);
 }
 
 fn process_stopped(pid: u32) -> bool {
@@ -333,6 +341,7 @@ fn the_broker_down_for_a_few_seconds_is_waited_for_and_nothing_is_lost() {
         config_text(kafka.bootstrap(), &pg.url(), &setups, &coordination),
     )
     .expect("config");
+    let monitor = WatermarkMonitor::start(&pg.url());
     let mut replicas: Vec<Running> = ["r1", "r2", "r3"]
         .iter()
         .map(|id| {
@@ -375,6 +384,7 @@ fn the_broker_down_for_a_few_seconds_is_waited_for_and_nothing_is_lost() {
         assert!(status.success(), "{status}:\n{}", r.log_text());
     }
     assert_matches_oracle(&pg.url(), &setups, history.oracle());
+    monitor.assert_never_backwards();
 }
 
 #[test]

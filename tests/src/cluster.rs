@@ -145,3 +145,58 @@ pub fn wait_owners(
 pub fn members(o: &BTreeMap<(String, i32), String>) -> BTreeSet<String> {
     o.values().cloned().collect()
 }
+
+/// Samples every partition's stored watermark every 50 ms in the background, for the whole
+/// scenario, and records any step backwards (invariants 1 and 3: a fenced or replayed commit
+/// would show up as one).
+pub struct WatermarkMonitor {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<JoinHandle<(u64, Vec<String>)>>,
+}
+
+impl WatermarkMonitor {
+    pub fn start(url: &str) -> WatermarkMonitor {
+        let url = url.to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut last: BTreeMap<(String, i32), i64> = BTreeMap::new();
+            let mut violations = Vec::new();
+            let mut samples = 0;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                // An unreachable warehouse (restart tests) reads as empty: skipped.
+                for (k, v) in crate::try_watermarks(&url).unwrap_or_default() {
+                    if let Some(prev) = last.get(&k) {
+                        if v < *prev {
+                            violations.push(format!("{k:?}: {prev} -> {v}"));
+                        }
+                    }
+                    last.insert(k, v);
+                }
+                samples += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (samples, violations)
+        });
+        WatermarkMonitor {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops sampling; fails if any watermark went backwards.
+    pub fn assert_never_backwards(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (samples, violations) = self
+            .handle
+            .take()
+            .expect("once")
+            .join()
+            .expect("monitor thread");
+        assert!(samples > 10, "too few samples ({samples})");
+        assert!(
+            violations.is_empty(),
+            "watermarks went backwards: {violations:?}"
+        );
+    }
+}

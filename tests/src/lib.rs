@@ -253,8 +253,15 @@ pub fn assert_matches_oracle(url: &str, setups: &[TableSetup], oracle: &Oracle) 
 
 /// Stored next offsets: (topic, partition) → offset.
 pub fn watermarks(url: &str) -> BTreeMap<(String, i32), i64> {
+    try_watermarks(url).unwrap_or_else(|e| panic!("reading watermarks: {e}"))
+}
+
+/// Stored next offsets, or why they could not be read (the warehouse may be down on purpose).
+pub fn try_watermarks(url: &str) -> Result<BTreeMap<(String, i32), i64>, String> {
     block_on(async {
-        let client = tidemark_testkit::connect(url).await.expect("connect");
+        let client = tidemark_testkit::connect(url)
+            .await
+            .map_err(|e| e.to_string())?;
         let rows = client
             .query(
                 "SELECT topic, partition, next_offset FROM tidemark.watermarks WHERE next_offset IS NOT NULL",
@@ -262,14 +269,15 @@ pub fn watermarks(url: &str) -> BTreeMap<(String, i32), i64> {
             )
             .await
             .unwrap_or_default();
-        rows.iter()
+        Ok(rows
+            .iter()
             .map(|r| {
                 (
                     (r.get::<_, String>(0), r.get::<_, i32>(1)),
                     r.get::<_, i64>(2),
                 )
             })
-            .collect()
+            .collect())
     })
 }
 
