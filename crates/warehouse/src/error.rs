@@ -51,3 +51,18 @@ fn error_chain(err: &tokio_postgres::Error) -> String {
     }
     s
 }
+
+/// Reads a column, turning an unexpected type (someone altered tidemark's tables) into an
+/// error instead of a panic.
+pub(crate) fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    index: usize,
+    context: &str,
+) -> Result<T, tidemark_ports::WarehouseError> {
+    // Not `classify`: a decoding error has no SQLSTATE but is not a lost connection.
+    row.try_get(index)
+        .map_err(|e| tidemark_ports::WarehouseError::Statement {
+            context: context.to_string(),
+            message: error_chain(&e),
+        })
+}

@@ -12,6 +12,7 @@ mod sql;
 mod writer;
 
 pub use error::classify;
+use error::column;
 pub use sql::{quote_ident, quote_table};
 pub use writer::PgTableWriter;
 
@@ -204,17 +205,21 @@ impl Warehouse for PgWarehouse {
             )
             .await
             .map_err(|e| classify(e, "reading watermarks"))?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let next: Option<i64> = r.get(2);
-                next.map(|next_offset| Watermark {
-                    tp: TopicPartition::new(r.get::<_, String>(0), r.get::<_, i32>(1)),
+        let ctx = "reading watermarks";
+        let mut marks = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(next_offset) = column::<Option<i64>>(r, 2, ctx)? {
+                marks.push(Watermark {
+                    tp: TopicPartition::new(
+                        column::<String>(r, 0, ctx)?,
+                        column::<i32>(r, 1, ctx)?,
+                    ),
                     next_offset,
-                    epoch: Epoch(r.get(3)),
-                })
-            })
-            .collect())
+                    epoch: Epoch(column(r, 3, ctx)?),
+                });
+            }
+        }
+        Ok(marks)
     }
 
     async fn writer(
@@ -242,7 +247,10 @@ pub(crate) async fn stored_epoch(
         )
         .await
         .map_err(|e| classify(e, "reading stored epoch"))?;
-    Ok(Epoch(row.map(|r| r.get::<_, i64>(0)).unwrap_or(i64::MIN)))
+    match row {
+        Some(r) => Ok(Epoch(column(&r, 0, "reading stored epoch")?)),
+        None => Ok(Epoch(i64::MIN)),
+    }
 }
 
 fn column_type(type_name: &str) -> ColumnType {

@@ -9,6 +9,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 
 use crate::cell::{stage_pg_type, to_cell, Cell};
+use crate::error::column;
 use crate::sql::{self, MergeSql};
 use crate::{classify, connect, PgSettings};
 
@@ -104,7 +105,7 @@ impl PgTableWriter {
                 .query_one(&statements.delete, &[])
                 .await
                 .map_err(|e| classify(e, "deleting replaced and deleted rows"))?;
-            stats.deletes = row.get::<_, i64>(0) as u64;
+            stats.deletes = column::<i64>(&row, 0, "counting deleted rows")?.max(0) as u64;
             stats.upserts = tx
                 .execute(&statements.insert, &[])
                 .await
@@ -195,10 +196,13 @@ async fn advance(
     }
     // Some row was refused: name the first one and why. The transaction is rolled back when
     // it is dropped.
+    let ctx = "reading advanced watermarks";
+    let mut written_rows = std::collections::HashSet::new();
+    for r in &rows {
+        written_rows.insert((column::<String>(r, 0, ctx)?, column::<i32>(r, 1, ctx)?));
+    }
     for w in &request.watermarks {
-        let written = rows
-            .iter()
-            .any(|r| r.get::<_, &str>(0) == &*w.tp.topic && r.get::<_, i32>(1) == w.tp.partition);
+        let written = written_rows.contains(&(w.tp.topic.to_string(), w.tp.partition));
         if written {
             continue;
         }
@@ -210,7 +214,10 @@ async fn advance(
             .await
             .map_err(|e| classify(e, "reading refused watermark"))?;
         let (stored_epoch, stored_offset) = match row {
-            Some(r) => (r.get::<_, i64>(0), r.get::<_, Option<i64>>(1)),
+            Some(r) => (
+                column::<i64>(&r, 0, ctx)?,
+                column::<Option<i64>>(&r, 1, ctx)?,
+            ),
             None => (i64::MIN, None),
         };
         if stored_epoch > w.epoch.0 {
