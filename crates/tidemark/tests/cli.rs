@@ -1,6 +1,15 @@
-//! The command-line surface: `validate` and the embedded `demo`.
+//! The command-line surface: `validate` and the embedded `demo`. Living in the binary's own
+//! package also makes `cargo nextest run --workspace` build `target/<profile>/tidemark`, which
+//! the end-to-end tests under `tests/` run as a process.
 
-use tidemark_e2e::*;
+use std::process::{Command, Output};
+
+fn tidemark(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tidemark"))
+        .args(args)
+        .output()
+        .expect("run tidemark")
+}
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let path = dir.path().join(name);
@@ -82,7 +91,7 @@ fn demo_applies_a_generated_history_and_reports_a_match() {
 
 #[test]
 fn the_shipped_example_configs_are_valid() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).expect("deploy/examples") {
         let path = entry.expect("entry").path();
