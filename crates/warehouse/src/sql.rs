@@ -62,6 +62,19 @@ pub(crate) const DESCRIBE: &str = "
       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
     ORDER BY a.attnum";
 
+/// Whether an index of the table (`$1`, quoted name) has only key columns (`$2`) as its key
+/// columns, so that deleting by key can use it.
+pub(crate) const KEY_INDEX_EXISTS: &str = "
+    SELECT EXISTS (
+        SELECT 1 FROM pg_index i
+        WHERE i.indrelid = to_regclass($1)
+          AND i.indnkeyatts > 0
+          AND (SELECT bool_and(a.attname = ANY($2::text[]))
+               FROM pg_attribute a
+               WHERE a.attrelid = i.indrelid
+                 AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1]))
+    )";
+
 pub(crate) fn next_epoch(wm: &str) -> String {
     format!("SELECT COALESCE(MAX(epoch), 0) + 1 FROM {wm} WHERE pipeline = $1")
 }

@@ -345,3 +345,33 @@ async fn a_missing_target_table_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn key_index_detection() {
+    let pg = LocalPostgres::start().expect("postgres");
+    sql(&pg, "CREATE TABLE public.a (id bigint PRIMARY KEY, x text)").await;
+    sql(&pg, "CREATE TABLE public.b (id bigint, x text)").await;
+    sql(&pg, "CREATE TABLE public.c (id bigint, line int, x text)").await;
+    sql(&pg, "CREATE INDEX ON public.c (id, line)").await;
+    sql(&pg, "CREATE INDEX ON public.b (x)").await;
+    let client = tidemark_testkit::connect(&pg.url()).await.unwrap();
+    let key = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let has = |t: &'static str, k: Vec<String>| {
+        let client = &client;
+        async move {
+            crate::writer::has_key_index(client, &TableName::parse(t).unwrap(), &k)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(has("a", key(&["id"])).await);
+    assert!(
+        !has("b", key(&["id"])).await,
+        "an index on another column does not help"
+    );
+    assert!(has("c", key(&["id", "line"])).await);
+    assert!(
+        !has("c", key(&["id"])).await,
+        "(id, line) index is not all key columns"
+    );
+}

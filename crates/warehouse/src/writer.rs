@@ -11,7 +11,7 @@ use tokio_postgres::{Client, Transaction};
 use crate::cell::{stage_pg_type, to_cell, Cell};
 use crate::error::column;
 use crate::sql::{self, MergeSql};
-use crate::{classify, connect, PgSettings};
+use crate::{classify, connect, quote_table, PgSettings};
 
 /// Writes one target table over a connection of its own. The connection (and its temporary
 /// stage table) is opened lazily and dropped after a retriable error, so the next merge
@@ -25,6 +25,8 @@ pub struct PgTableWriter {
     client: Option<Client>,
     /// Statements for the key columns seen last (they only change if the key does).
     statements: Option<(Vec<usize>, MergeSql)>,
+    /// Key columns whose index coverage was already checked (one warning per key set).
+    index_checked: Option<Vec<usize>>,
     /// Driver types of the COPY columns: the delete flag, then the layout's columns.
     copy_types: Vec<Type>,
 }
@@ -44,6 +46,7 @@ impl PgTableWriter {
             watermarks,
             client: None,
             statements: None,
+            index_checked: None,
             copy_types,
         }
     }
@@ -85,6 +88,18 @@ impl PgTableWriter {
         let copy_types = self.copy_types.clone();
         let watermarks = self.watermarks.clone();
         let pipeline = self.settings.pipeline.clone();
+        let check_index = !request.changes.is_empty()
+            && self.index_checked.as_deref() != Some(&request.key_columns[..]);
+        let key_names: Vec<String> = request
+            .key_columns
+            .iter()
+            .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
+            .collect();
+        let client = self.client(&statements).await?;
+        if check_index {
+            warn_without_key_index(client, &layout, &key_names).await?;
+            self.index_checked = Some(request.key_columns.clone());
+        }
         let client = self.client(&statements).await?;
         let tx = client
             .transaction()
@@ -118,6 +133,37 @@ impl PgTableWriter {
             .map_err(|e| classify(e, "committing merge"))?;
         Ok(stats)
     }
+}
+
+/// Every merge deletes the staged keys from the target: without an index whose columns are
+/// all key columns, each merge scans the whole table. Said once, at the first merge.
+async fn warn_without_key_index(
+    client: &Client,
+    layout: &TableLayout,
+    key: &[String],
+) -> Result<(), WarehouseError> {
+    if !has_key_index(client, &layout.table, key).await? {
+        tracing::warn!(
+            table = %layout.table,
+            key = ?key,
+            "no index covers the key columns: every merge scans the whole table; \
+             consider CREATE INDEX ON the key columns"
+        );
+    }
+    Ok(())
+}
+
+/// Whether the table has an index whose key columns are all among `key`.
+pub(crate) async fn has_key_index(
+    client: &Client,
+    table: &tidemark_model::TableName,
+    key: &[String],
+) -> Result<bool, WarehouseError> {
+    let row = client
+        .query_one(sql::KEY_INDEX_EXISTS, &[&quote_table(table), &key])
+        .await
+        .map_err(|e| classify(e, "checking for a key index"))?;
+    column::<bool>(&row, 0, "checking for a key index")
 }
 
 async fn stage(
