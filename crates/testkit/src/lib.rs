@@ -25,4 +25,6 @@ pub use produce::{
 pub use signal::signal;
 pub use table::{connect, duplicate_keys, quote_ident, quote_table, table_as_text};
 pub use tansu::Tansu;
+/// The random Debezium history generator and its independent oracle (also used by `demo`).
+pub use tidemark_cdcgen as cdcgen;
 pub use tidemark_localpg::{LocalPgError, LocalPostgres};
