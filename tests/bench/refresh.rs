@@ -19,6 +19,8 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 struct Args {
+    /// Index the customer target's key (the reference post's table has none).
+    key_index: bool,
     events: u64,
     partitions: i32,
     slices: usize,
@@ -27,6 +29,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        key_index: false,
         events: 1_000_000,
         partitions: 6,
         slices: 2,
@@ -44,6 +47,11 @@ fn args() -> Args {
             ("--slices", Some(v)) => a.slices = v as usize,
             ("--seed", Some(v)) => a.seed = v,
             ("--bench", _) => {
+                i += 1;
+                continue;
+            }
+            ("--key-index", _) => {
+                a.key_index = true;
                 i += 1;
                 continue;
             }
@@ -261,6 +269,17 @@ fn main() {
     let stack = Stack::start();
     let setups: Vec<TableSetup> = salesdb_setups();
     stack.prepare(&setups, a.partitions);
+    if a.key_index {
+        block_on(async {
+            let client = tidemark_testkit::connect(&stack.url())
+                .await
+                .expect("connect");
+            client
+                .batch_execute("CREATE INDEX ON public.customer_target (customer_id)")
+                .await
+                .expect("index");
+        });
+    }
 
     eprintln!("producing {} events into tansu…", a.events);
     let t = Instant::now();
@@ -299,7 +318,13 @@ fn main() {
     let dec = per_event(floor_cpu, applied);
     let pg = per_event(pg_refresh, applied);
     let copy = per_event(pg_copy, rows);
-    println!("tidemark refresh benchmark ({} events, {} partitions, 3 tables, {} slices, schema envelope)", applied, a.partitions, a.slices);
+    println!(
+        "tidemark refresh benchmark ({} events, {} partitions, 3 tables, {} slices, schema envelope, customer_target {})",
+        applied,
+        a.partitions,
+        a.slices,
+        if a.key_index { "with a key index" } else { "without a key index, as in the reference post" }
+    );
     println!("  throughput           {:>10.0} events/s   (wall {:.1} s; broker and PostgreSQL share the 2 cores)", applied as f64 / wall.as_secs_f64(), wall.as_secs_f64());
     println!(
         "  tidemark CPU         {tm:>10.2} µs/event   (user+sys {:.1} s)",
