@@ -21,6 +21,8 @@ use tokio_postgres::types::{ToSql, Type};
 struct Args {
     /// Index the customer target's key (the reference post's table has none).
     key_index: bool,
+    /// Diagnostic: turn autovacuum off, to see how much of PostgreSQL's CPU it accounts for.
+    no_autovacuum: bool,
     events: u64,
     partitions: i32,
     slices: usize,
@@ -30,6 +32,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         key_index: false,
+        no_autovacuum: false,
         events: 1_000_000,
         partitions: 6,
         slices: 2,
@@ -47,6 +50,11 @@ fn args() -> Args {
             ("--slices", Some(v)) => a.slices = v as usize,
             ("--seed", Some(v)) => a.seed = v,
             ("--bench", _) => {
+                i += 1;
+                continue;
+            }
+            ("--no-autovacuum", _) => {
+                a.no_autovacuum = true;
                 i += 1;
                 continue;
             }
@@ -269,6 +277,22 @@ fn main() {
     let stack = Stack::start();
     let setups: Vec<TableSetup> = salesdb_setups();
     stack.prepare(&setups, a.partitions);
+    if a.no_autovacuum {
+        block_on(async {
+            let client = tidemark_testkit::connect(&stack.url())
+                .await
+                .expect("connect");
+            for statement in [
+                "ALTER SYSTEM SET autovacuum = off",
+                "SELECT pg_reload_conf()",
+            ] {
+                client
+                    .batch_execute(statement)
+                    .await
+                    .expect("autovacuum off");
+            }
+        });
+    }
     if a.key_index {
         block_on(async {
             let client = tidemark_testkit::connect(&stack.url())
@@ -325,6 +349,9 @@ fn main() {
         a.slices,
         if a.key_index { "with a key index" } else { "without a key index, as in the reference post" }
     );
+    if a.no_autovacuum {
+        println!("  (diagnostic: autovacuum off)");
+    }
     println!("  throughput           {:>10.0} events/s   (wall {:.1} s; broker and PostgreSQL share the 2 cores)", applied as f64 / wall.as_secs_f64(), wall.as_secs_f64());
     println!(
         "  tidemark CPU         {tm:>10.2} µs/event   (user+sys {:.1} s)",
