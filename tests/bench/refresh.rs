@@ -23,6 +23,8 @@ struct Args {
     key_index: bool,
     /// Diagnostic: turn autovacuum off, to see how much of PostgreSQL's CPU it accounts for.
     no_autovacuum: bool,
+    /// Diagnostic: PostgreSQL's shared_buffers (the throwaway server uses 128MB).
+    shared_buffers: Option<String>,
     events: u64,
     partitions: i32,
     slices: usize,
@@ -33,6 +35,7 @@ fn args() -> Args {
     let mut a = Args {
         key_index: false,
         no_autovacuum: false,
+        shared_buffers: None,
         events: 1_000_000,
         partitions: 6,
         slices: 2,
@@ -51,6 +54,11 @@ fn args() -> Args {
             ("--seed", Some(v)) => a.seed = v,
             ("--bench", _) => {
                 i += 1;
+                continue;
+            }
+            ("--shared-buffers", _) => {
+                a.shared_buffers = argv.get(i + 1).cloned();
+                i += 2;
                 continue;
             }
             ("--no-autovacuum", _) => {
@@ -274,7 +282,19 @@ fn per_event(d: Duration, n: u64) -> f64 {
 fn main() {
     let a = args();
     build_tidemark();
-    let stack = Stack::start();
+    let mut stack = Stack::start();
+    if let Some(size) = &a.shared_buffers {
+        block_on(async {
+            let client = tidemark_testkit::connect(&stack.url())
+                .await
+                .expect("connect");
+            client
+                .batch_execute(&format!("ALTER SYSTEM SET shared_buffers = '{size}'"))
+                .await
+                .expect("shared_buffers");
+        });
+        stack.pg.restart().expect("restart postgres");
+    }
     let setups: Vec<TableSetup> = salesdb_setups();
     stack.prepare(&setups, a.partitions);
     if a.no_autovacuum {
@@ -351,6 +371,9 @@ fn main() {
     );
     if a.no_autovacuum {
         println!("  (diagnostic: autovacuum off)");
+    }
+    if let Some(size) = &a.shared_buffers {
+        println!("  (diagnostic: shared_buffers = {size})");
     }
     println!("  throughput           {:>10.0} events/s   (wall {:.1} s; broker and PostgreSQL share the 2 cores)", applied as f64 / wall.as_secs_f64(), wall.as_secs_f64());
     println!(

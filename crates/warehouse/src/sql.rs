@@ -75,6 +75,11 @@ pub(crate) const KEY_INDEX_EXISTS: &str = "
                  AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1]))
     )";
 
+/// For the rest of the merge transaction: join the stage to the target by probing the
+/// target's key index (only set when such an index exists).
+pub(crate) const PREFER_INDEX_PROBES: &str =
+    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+
 pub(crate) fn next_epoch(wm: &str) -> String {
     format!("SELECT COALESCE(MAX(epoch), 0) + 1 FROM {wm} WHERE pipeline = $1")
 }

@@ -25,8 +25,8 @@ pub struct PgTableWriter {
     client: Option<Client>,
     /// Statements for the key columns seen last (they only change if the key does).
     statements: Option<(Vec<usize>, MergeSql)>,
-    /// Key columns whose index coverage was already checked (one warning per key set).
-    index_checked: Option<Vec<usize>>,
+    /// Key columns whose index coverage was checked, and whether an index covers them.
+    key_index: Option<(Vec<usize>, bool)>,
     /// Driver types of the COPY columns: the delete flag, then the layout's columns.
     copy_types: Vec<Type>,
 }
@@ -46,7 +46,7 @@ impl PgTableWriter {
             watermarks,
             client: None,
             statements: None,
-            index_checked: None,
+            key_index: None,
             copy_types,
         }
     }
@@ -89,7 +89,7 @@ impl PgTableWriter {
         let watermarks = self.watermarks.clone();
         let pipeline = self.settings.pipeline.clone();
         let check_index = !request.changes.is_empty()
-            && self.index_checked.as_deref() != Some(&request.key_columns[..]);
+            && self.key_index.as_ref().map(|(k, _)| &k[..]) != Some(&request.key_columns[..]);
         let key_names: Vec<String> = request
             .key_columns
             .iter()
@@ -97,9 +97,10 @@ impl PgTableWriter {
             .collect();
         let client = self.client(&statements).await?;
         if check_index {
-            warn_without_key_index(client, &layout, &key_names).await?;
-            self.index_checked = Some(request.key_columns.clone());
+            let indexed = key_index_or_warn(client, &layout, &key_names).await?;
+            self.key_index = Some((request.key_columns.clone(), indexed));
         }
+        let indexed = self.key_index.as_ref().is_some_and(|(_, i)| *i);
         let client = self.client(&statements).await?;
         let tx = client
             .transaction()
@@ -109,40 +110,71 @@ impl PgTableWriter {
             events: request.events,
             ..TableBatchStats::default()
         };
+        // Phase timings, for `TIDEMARK_LOG=tidemark_warehouse=debug`.
+        let mut phases = [std::time::Duration::ZERO; 5];
+        let mut clock = std::time::Instant::now();
+        let mut lap = |phase: usize| {
+            phases[phase] = clock.elapsed();
+            clock = std::time::Instant::now();
+        };
         if !request.changes.is_empty() {
             stage(&tx, &statements, &copy_types, &layout, request).await?;
+            lap(0);
             // Without statistics the planner guesses the stage's size and may scan the whole
             // target for every merge; with them it uses the target's key index.
             tx.batch_execute(&statements.analyze_stage)
                 .await
                 .map_err(|e| classify(e, "analyzing stage"))?;
+            lap(1);
+            if indexed {
+                // The planner prefers hashing the stage and scanning the whole target, whose
+                // cost grows with the table (measured: 105 ms vs 35 ms for 10k keys against 1M
+                // rows). Probing the key index per staged row stays flat.
+                tx.batch_execute(sql::PREFER_INDEX_PROBES)
+                    .await
+                    .map_err(|e| classify(e, "steering the delete plan"))?;
+            }
             let row = tx
                 .query_one(&statements.delete, &[])
                 .await
                 .map_err(|e| classify(e, "deleting replaced and deleted rows"))?;
             stats.deletes = column::<i64>(&row, 0, "counting deleted rows")?.max(0) as u64;
+            lap(2);
             stats.upserts = tx
                 .execute(&statements.insert, &[])
                 .await
                 .map_err(|e| classify(e, "inserting winners"))?;
+            lap(3);
         }
         crate::failpoint::before_commit();
         advance(&tx, &watermarks, &pipeline, request).await?;
         tx.commit()
             .await
             .map_err(|e| classify(e, "committing merge"))?;
+        lap(4);
+        tracing::debug!(
+            table = %layout.table,
+            rows = request.changes.len(),
+            copy = ?phases[0],
+            analyze = ?phases[1],
+            delete = ?phases[2],
+            insert = ?phases[3],
+            commit = ?phases[4],
+            "merge phases"
+        );
         Ok(stats)
     }
 }
 
 /// Every merge deletes the staged keys from the target: without an index whose columns are
 /// all key columns, each merge scans the whole table. Said once, at the first merge.
-async fn warn_without_key_index(
+async fn key_index_or_warn(
     client: &Client,
     layout: &TableLayout,
     key: &[String],
-) -> Result<(), WarehouseError> {
-    if !has_key_index(client, &layout.table, key).await? {
+) -> Result<bool, WarehouseError> {
+    let indexed = has_key_index(client, &layout.table, key).await?;
+    if !indexed {
         tracing::warn!(
             table = %layout.table,
             key = ?key,
@@ -150,7 +182,7 @@ async fn warn_without_key_index(
              consider CREATE INDEX ON the key columns"
         );
     }
-    Ok(())
+    Ok(indexed)
 }
 
 /// Whether the table has an index whose key columns are all among `key`.
