@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::TestkitError;
-use crate::process::{kill_and_reap, log_tail, try_free_port};
+use crate::process::{kill_and_reap, log_pair, log_tail, relaunch, try_free_port};
 
 /// How long etcd may take to report itself healthy.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -131,29 +131,12 @@ impl Etcd {
     /// stored keys survive; waits until it is healthy.
     pub fn restart(&mut self) -> Result<(), TestkitError> {
         self.kill9();
-        let deadline = Instant::now() + RESTART_PORT_WAIT;
-        loop {
-            match self.launch() {
-                Err(TestkitError::Exited { ref log_tail, .. })
-                    if Instant::now() < deadline && port_taken(log_tail) =>
-                {
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                other => return other,
-            }
-        }
+        relaunch(RESTART_PORT_WAIT, port_taken, || self.launch())
     }
 
     /// Spawns etcd on `self.client_port`/`self.peer_port` and waits until it is healthy.
     fn launch(&mut self) -> Result<(), TestkitError> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .map_err(|e| TestkitError::io(format!("opening {}", self.log_path.display()), e))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| TestkitError::io("duplicating the log file handle", e))?;
+        let (log, log2) = log_pair(&self.log_path)?;
         let client_url = self.endpoint();
         let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
         let mut cmd = Command::new(&self.bin);

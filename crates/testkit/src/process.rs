@@ -115,3 +115,36 @@ pub(crate) fn log_tail(path: &Path) -> String {
         Err(e) => format!("(cannot read {}: {e})", path.display()),
     }
 }
+
+/// Opens a log file for appending, twice: the child's stdout and stderr.
+pub(crate) fn log_pair(path: &Path) -> Result<(std::fs::File, std::fs::File), TestkitError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| TestkitError::io(format!("opening {}", path.display()), e))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| TestkitError::io("duplicating the log file handle", e))?;
+    Ok((log, log2))
+}
+
+/// Launches a server again on its old port(s): while `wait` lasts and the failed launch's log
+/// says the port is still held (the killed process's socket lingering), try again.
+pub(crate) fn relaunch(
+    wait: Duration,
+    port_busy: impl Fn(&str) -> bool,
+    mut launch: impl FnMut() -> Result<(), TestkitError>,
+) -> Result<(), TestkitError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match launch() {
+            Err(TestkitError::Exited { ref log_tail, .. })
+                if Instant::now() < deadline && port_busy(log_tail) =>
+            {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}

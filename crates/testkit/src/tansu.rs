@@ -9,7 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
 use crate::error::TestkitError;
-use crate::process::{kill_and_reap, log_tail, try_free_port, wait_timeout};
+use crate::process::{kill_and_reap, log_pair, log_tail, relaunch, try_free_port, wait_timeout};
 
 /// How long the broker may take to answer a metadata request.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -126,29 +126,16 @@ impl Tansu {
     /// Starts the broker again on the same port and database (killing it first if running).
     pub fn restart(&mut self) -> Result<(), TestkitError> {
         self.kill9();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match self.launch() {
-                Err(TestkitError::Exited { ref log_tail, .. })
-                    if Instant::now() < deadline && log_tail.contains("in use") =>
-                {
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                other => return other,
-            }
-        }
+        relaunch(
+            Duration::from_secs(5),
+            |tail: &str| tail.contains("in use"),
+            || self.launch(),
+        )
     }
 
     /// Spawns the broker on `self.port` and waits until it answers a metadata request.
     fn launch(&mut self) -> Result<(), TestkitError> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .map_err(|e| TestkitError::io(format!("opening {}", self.log_path.display()), e))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| TestkitError::io("duplicating the log file handle", e))?;
+        let (log, log2) = log_pair(&self.log_path)?;
         let url = format!("tcp://{}", self.bootstrap);
         // The SQLite path is relative to the working directory (tansu joins the URL path
         // onto its current dir), hence current_dir + `sqlite://tansu.db`.
