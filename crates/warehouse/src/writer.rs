@@ -88,15 +88,16 @@ impl PgTableWriter {
         let copy_types = self.copy_types.clone();
         let watermarks = self.watermarks.clone();
         let pipeline = self.settings.pipeline.clone();
+        // Once per key set: is there an index the DELETE can probe?
         let check_index = !request.changes.is_empty()
             && self.key_index.as_ref().map(|(k, _)| &k[..]) != Some(&request.key_columns[..]);
-        let key_names: Vec<String> = request
-            .key_columns
-            .iter()
-            .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
-            .collect();
-        let client = self.client(&statements).await?;
         if check_index {
+            let key_names: Vec<String> = request
+                .key_columns
+                .iter()
+                .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
+                .collect();
+            let client = self.client(&statements).await?;
             let indexed = key_index_or_warn(client, &layout, &key_names).await?;
             self.key_index = Some((request.key_columns.clone(), indexed));
         }
