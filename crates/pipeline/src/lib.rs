@@ -12,7 +12,6 @@
 //! of batches in flight (backpressure: an owner waits for a slot, so a slow warehouse slows
 //! consumption instead of growing memory).
 
-mod assign;
 mod budget;
 mod cluster;
 mod fetcher;
@@ -23,7 +22,6 @@ mod runtime;
 mod summary;
 mod supervisor;
 
-pub use assign::assign_round_robin;
 pub use budget::MemoryBudget;
 pub use cluster::{run_cluster, ClusterSpec};
 pub use runtime::{BatchLimits, TableSpec};

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use tidemark_model::assignment::{assign, Assignment, SliceId};
 use tidemark_model::TopicPartition;
 use tidemark_ports::{Broker, Warehouse};
 
-use crate::assign::assign_round_robin;
 use crate::messages::SupervisorEvent;
 use crate::runtime::{
     all_partitions, layouts, resume_points, BatchLimits, Resume, Runtime, TableSpec,
@@ -60,11 +60,23 @@ pub async fn run_pipeline(
     )
     .await?;
     let mut slices = Vec::new();
-    for (slice, slice_tps) in assign_round_robin(tps, spec.slices).into_iter().enumerate() {
-        if slice_tps.is_empty() {
+    // The same balanced assignment the cluster uses, over this replica's slices alone.
+    let own: Vec<SliceId> = (0..spec.slices as u32)
+        .map(|slice| SliceId {
+            member: "standalone".into(),
+            slice,
+        })
+        .collect();
+    let assignment = assign(&tps, &own, &Assignment::new());
+    for (slice, id) in own.iter().enumerate() {
+        let resume: Vec<Resume> = assignment
+            .iter()
+            .filter(|(_, s)| *s == id)
+            .map(|(tp, _)| by_tp[tp].clone())
+            .collect();
+        if resume.is_empty() {
             continue;
         }
-        let resume: Vec<Resume> = slice_tps.iter().map(|tp| by_tp[tp].clone()).collect();
         slices.push(
             runtime
                 .start_slice(slice, &resume, epoch, spec.mode == Mode::Refresh, &broker)
