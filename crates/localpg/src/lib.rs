@@ -23,6 +23,13 @@ use std::time::{Duration, Instant};
 pub use error::LocalPgError;
 use setup::{PgBinaries, RunAs};
 
+/// The directory of the installed PostgreSQL server binaries that [`LocalPostgres::start`] would
+/// use: `$TIDEMARK_PG_BINDIR`, else the highest `/usr/lib/postgresql/*/bin`, else
+/// `pg_config --bindir`. The set-up (`cargo xtask`) asks this to decide whether to install them.
+pub fn installed_bindir() -> Result<PathBuf, LocalPgError> {
+    setup::find_bindir()
+}
+
 /// How long to wait for the server to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a fast shutdown may take before SIGKILL.

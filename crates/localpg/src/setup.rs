@@ -52,7 +52,7 @@ fn parse_major(text: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-fn find_bindir() -> Result<PathBuf, LocalPgError> {
+pub(crate) fn find_bindir() -> Result<PathBuf, LocalPgError> {
     let mut tried = Vec::new();
     if let Some(dir) = std::env::var_os("TIDEMARK_PG_BINDIR") {
         let dir = PathBuf::from(dir);

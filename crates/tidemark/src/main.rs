@@ -3,15 +3,19 @@
 mod cli;
 mod commands;
 mod error;
+mod status_line;
 mod wiring;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.verbose);
+    // The demo is for reading its own narration: logs only for errors unless asked for.
+    let quiet = matches!(cli.command, cli::Command::Demo { .. });
+    init_tracing(cli.verbose, quiet);
     match commands::dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -21,16 +25,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: bool) {
-    let default = if verbose {
-        "info,tidemark=debug"
-    } else {
-        "warn,tidemark=info"
+fn init_tracing(verbose: bool, quiet: bool) {
+    let default = match (verbose, quiet) {
+        (true, _) => "info,tidemark=debug",
+        (false, true) => "error",
+        (false, false) => "warn,tidemark=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(status_line::LogWriter)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -65,6 +65,10 @@ pub fn demo(
     );
 
     wiring::block_on(prepare_warehouse(&url))??;
+    eprintln!(
+        "• target {SCHEMA}.customer_target has no key or index, like the reference post's table: \
+         every merge scans it (give your own tables a primary key)"
+    );
 
     // A realistic history: snapshot, inserts, repeated updates, deletes with tombstones,
     // primary-key changes, several changes per millisecond, ts_ms going backwards.

@@ -10,6 +10,7 @@ use tidemark_pipeline::{run_cluster, run_pipeline, ClusterSpec, Mode, RunSummary
 use tidemark_ports::{Broker, Warehouse};
 
 use crate::error::CliError;
+use crate::status_line::StatusLine;
 use crate::wiring;
 
 pub fn run(path: &Path) -> Result<ExitCode, CliError> {
@@ -49,7 +50,7 @@ pub fn refresh(path: &Path, json: bool) -> Result<ExitCode, CliError> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
     None,
-    /// A line on stderr every second.
+    /// A progress line at the bottom of stderr, logs above it (see [`StatusLine`]).
     Stderr,
     /// An info log line every 10 seconds.
     Log,
@@ -76,6 +77,7 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
     let system = actix::System::new();
     let result = system.block_on(async move {
         let reporter = tokio::spawn(report_progress(summary.clone(), progress));
+        let last = summary.clone();
         let result = match cluster {
             Some((cluster, coordinator)) => {
                 run_cluster(
@@ -91,9 +93,11 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
             None => run_pipeline(spec, broker, warehouse, shutdown_signal(), summary).await,
         };
         reporter.abort();
-        if progress == Progress::Stderr {
-            eprintln!();
+        // The final figures, so the progress line does not stop at the last tick's.
+        if progress == Progress::Stderr && StatusLine::get().is_terminal() {
+            show_progress(&last, progress);
         }
+        StatusLine::get().finish();
         result
     });
     Ok(result?)
@@ -120,28 +124,32 @@ fn initial_summary(config: &Config) -> RunSummary {
 async fn report_progress(summary: Arc<Mutex<RunSummary>>, progress: Progress) {
     let period = match progress {
         Progress::None => return,
-        Progress::Stderr => Duration::from_secs(1),
+        // Redrawn in place on a terminal; off one, every update is a new line of a log.
+        Progress::Stderr if StatusLine::get().is_terminal() => Duration::from_millis(250),
+        Progress::Stderr => Duration::from_secs(5),
         Progress::Log => Duration::from_secs(10),
     };
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let totals = match summary.lock() {
-            Ok(s) => s.totals(),
-            Err(_) => return,
-        };
-        match progress {
-            Progress::Stderr => eprint!(
-                "\rapplied {} events: {} rows upserted, {} deleted   ",
-                totals.events, totals.upserts, totals.deletes
-            ),
-            _ => tracing::info!(
-                events = totals.events,
-                upserts = totals.upserts,
-                deletes = totals.deletes,
-                "progress"
-            ),
-        }
+        show_progress(&summary, progress);
+    }
+}
+
+fn show_progress(summary: &Mutex<RunSummary>, progress: Progress) {
+    let totals = summary.lock().unwrap_or_else(|p| p.into_inner()).totals();
+    match progress {
+        Progress::None => {}
+        Progress::Stderr => StatusLine::get().set(format!(
+            "applied {} events: {} rows upserted, {} deleted",
+            totals.events, totals.upserts, totals.deletes
+        )),
+        Progress::Log => tracing::info!(
+            events = totals.events,
+            upserts = totals.upserts,
+            deletes = totals.deletes,
+            "progress"
+        ),
     }
 }
 
