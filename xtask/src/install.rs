@@ -30,9 +30,7 @@ impl std::fmt::Display for SetupError {
                  apt-get install {}\n",
                 packages.join(" ")
             ),
-            SetupError::InstallFailed { what, detail } => {
-                write!(f, "{what} failed ({detail}); its output is above")
-            }
+            SetupError::InstallFailed { what, detail } => write!(f, "{what} failed: {detail}"),
             SetupError::StillMissing { name } => write!(
                 f,
                 "{name} was installed but is still not found; check PATH and the tools cache"
@@ -181,11 +179,11 @@ fn status(mut cmd: Command, what: &str) -> Result<(), SetupError> {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(SetupError::InstallFailed {
             what: what.to_string(),
-            detail: s.to_string(),
+            detail: format!("{s}; its output is above"),
         }),
         Err(e) => Err(SetupError::InstallFailed {
             what: what.to_string(),
-            detail: e.to_string(),
+            detail: format!("cannot start it: {e}"),
         }),
     }
 }
