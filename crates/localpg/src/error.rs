@@ -16,7 +16,7 @@ pub enum LocalPgError {
     },
 
     /// An operating-system call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What we were doing (with the path involved).
         context: String,

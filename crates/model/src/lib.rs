@@ -6,11 +6,13 @@
 //! [`Watermark`]s it advances is what a merge applies in one warehouse transaction.
 
 pub mod assignment;
+mod error_chain;
 mod layout;
 mod rank;
 mod value;
 
 pub use assignment::{assign, Assignment, SliceId};
+pub use error_chain::ErrorChain;
 pub use layout::{ColumnType, LayoutError, TableLayout, TableName, TargetColumn};
 pub use rank::{RankedBatch, TableBatchStats};
 pub use value::{Key, Value};

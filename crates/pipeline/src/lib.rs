@@ -15,28 +15,31 @@
 mod budget;
 mod cluster;
 mod fetcher;
+mod layouts;
 mod merger;
 mod messages;
 mod owner;
-mod runtime;
+mod resume;
+mod retry;
+mod session;
+mod slice;
+mod spec;
+mod standalone;
 mod summary;
-mod supervisor;
 
 pub use budget::MemoryBudget;
-pub use cluster::{run_cluster, ClusterSpec};
-pub use runtime::{BatchLimits, TableSpec};
+pub use cluster::run_cluster;
+pub use spec::{BatchLimits, ClusterSpec, Mode, PipelineSpec, TableSpec};
+pub use standalone::run_pipeline;
 pub use summary::{RunSummary, TableSummary};
-pub use supervisor::{run_pipeline, Mode, PipelineSpec};
 
 use tidemark_debezium::DecodeError;
-use tidemark_model::{LayoutError, TableName};
+use tidemark_model::{LayoutError, TableName, TopicPartition};
 use tidemark_ports::{BrokerError, CoordError, WarehouseError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error(
-        "cannot decode record at topic {topic:?} partition {partition} offset {offset}: {source}"
-    )]
+    #[error("cannot decode record at topic {topic:?} partition {partition} offset {offset}")]
     Decode {
         topic: String,
         partition: i32,
@@ -46,9 +49,19 @@ pub enum PipelineError {
     },
     #[error(transparent)]
     Broker(#[from] BrokerError),
-    #[error("merging into {table}: {source}")]
+    #[error("merging into {table}")]
     Merge {
         table: TableName,
+        #[source]
+        source: Box<WarehouseError>,
+    },
+    /// A retriable failure (connection lost, server restarting) lasted longer than the retry
+    /// policy allows.
+    #[error("merging into {table}: gave up after {attempts} attempts over {elapsed:?}")]
+    MergeRetriesExhausted {
+        table: TableName,
+        attempts: u32,
+        elapsed: std::time::Duration,
         #[source]
         source: Box<WarehouseError>,
     },
@@ -58,12 +71,35 @@ pub enum PipelineError {
     Layout(#[from] LayoutError),
     #[error(transparent)]
     Coordination(#[from] CoordError),
-    #[error("topic {topic:?}: {source}")]
+    #[error("topic {topic:?}: key set-up")]
     KeySetup {
         topic: String,
         #[source]
         source: Box<DecodeError>,
     },
-    #[error("{0}")]
-    Internal(String),
+    /// The stored next offset is beyond the log's end: the topic was probably deleted and
+    /// recreated. tidemark refuses to guess where to resume.
+    #[error(
+        "{tp}: the stored next offset {stored} is past the end of the log ({high}); was the \
+         topic deleted and recreated? Refusing to guess where to resume: delete the partition's \
+         row from the watermarks table to start it from the beginning"
+    )]
+    OffsetPastEnd {
+        tp: TopicPartition,
+        stored: i64,
+        high: i64,
+    },
+    /// A record arrived from a topic no table is configured for (a broker or client fault).
+    #[error("record from unconfigured topic {topic:?} at partition {partition} offset {offset}")]
+    UnconfiguredTopic {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
+    #[error("slice {slice}: its fetch thread ended unexpectedly")]
+    FetchEnded { slice: usize },
+    #[error("cannot start a fetch thread")]
+    FetchThread(#[source] std::io::Error),
+    #[error("a blocking broker call did not complete")]
+    BlockingTask(#[source] tokio::task::JoinError),
 }

@@ -1,24 +1,21 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use actix::prelude::*;
-use tidemark_model::{TableBatchStats, TableName};
-use tidemark_ports::{MergeRequest, TableWriter};
+use tidemark_model::{ErrorChain, TableBatchStats, TableName};
+use tidemark_ports::{MergeRequest, TableWriter, WarehouseError};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::messages::{MergeBatch, SupervisorEvent};
+use crate::retry::Retry;
 use crate::summary::{RunSummary, TableSummary};
 use crate::PipelineError;
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
 /// Serializes the writes to one target table: one transaction per batch, in arrival order.
-/// Retriable failures (lost connection, server restart) are retried with backoff until the
-/// pipeline stops; any other failure poisons the merger, so no later batch of the table can
-/// be applied over the gap.
+/// Retriable failures (lost connection, server restart) are retried as [`Retry`] says, unless
+/// the session gives up; any other failure, or retries run out, poisons the merger, so no later
+/// batch of the table can be applied over the gap.
 pub(crate) struct TableMerger {
     pub table: TableName,
     pub topic: String,
@@ -26,7 +23,7 @@ pub(crate) struct TableMerger {
     pub writer: Option<Box<dyn TableWriter>>,
     /// Set after a failure that must not be skipped.
     pub poisoned: bool,
-    /// Set when the pipeline stops: retriable failures are no longer retried.
+    /// Set when the session gives up: retriable failures are no longer retried.
     pub stopping: Arc<AtomicBool>,
     pub summary: Arc<Mutex<RunSummary>>,
     pub supervisor: mpsc::UnboundedSender<SupervisorEvent>,
@@ -74,7 +71,7 @@ impl Handler<MergeBatch> for TableMerger {
         let table = self.table.clone();
         let work = async move {
             let mut writer = writer;
-            let mut backoff = FIRST_BACKOFF;
+            let mut retry = Retry::new();
             let span = tracing::info_span!(
                 "merge",
                 table = %table,
@@ -84,15 +81,27 @@ impl Handler<MergeBatch> for TableMerger {
             );
             let result = async {
                 loop {
-                    match writer.merge(&batch.request).await {
+                    let e = match writer.merge(&batch.request).await {
                         Ok(stats) => break Ok(stats),
-                        Err(e) if e.is_retriable() && !stopping.load(Ordering::Relaxed) => {
-                            tracing::warn!(error = %e, retry_in = ?backoff, "merge failed; retrying");
-                            tokio::time::sleep(backoff).await;
-                            backoff = (backoff * 2).min(MAX_BACKOFF);
-                        }
-                        Err(e) => break Err(e),
+                        Err(e) => e,
+                    };
+                    if !e.is_retriable() || stopping.load(Ordering::Relaxed) {
+                        break Err(MergeFailure::Failed(e));
                     }
+                    let Some(delay) = retry.next_delay() else {
+                        break Err(MergeFailure::GaveUp {
+                            source: e,
+                            attempts: retry.attempts(),
+                            elapsed: retry.elapsed(),
+                        });
+                    };
+                    tracing::warn!(
+                        error = %ErrorChain(&e),
+                        attempt = retry.attempts() - 1,
+                        retry_in = ?delay,
+                        "merge failed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
                 }
             }
             .instrument(span)
@@ -107,18 +116,42 @@ impl Handler<MergeBatch> for TableMerger {
                         tracing::debug!(table = %act.table, ?stats, "merged");
                         act.record(&batch.request, stats);
                     }
-                    Err(source) => {
+                    Err(failure) => {
                         act.poisoned = true;
-                        let _ = act.supervisor.send(SupervisorEvent::MergeFailed(
-                            PipelineError::Merge {
-                                table: act.table.clone(),
+                        let table = act.table.clone();
+                        let error = match failure {
+                            MergeFailure::Failed(source) => PipelineError::Merge {
+                                table,
                                 source: Box::new(source),
                             },
-                        ));
+                            MergeFailure::GaveUp {
+                                source,
+                                attempts,
+                                elapsed,
+                            } => PipelineError::MergeRetriesExhausted {
+                                table,
+                                attempts,
+                                elapsed,
+                                source: Box::new(source),
+                            },
+                        };
+                        let _ = act.supervisor.send(SupervisorEvent::MergeFailed(error));
                     }
                 }
                 drop(batch); // releases the owner's slot and the records' memory
             },
         )))
     }
+}
+
+/// How a merge ended without committing.
+enum MergeFailure {
+    /// Not retriable, or the session stopped retrying.
+    Failed(WarehouseError),
+    /// Retriable, but the retry policy ran out.
+    GaveUp {
+        source: WarehouseError,
+        attempts: u32,
+        elapsed: std::time::Duration,
+    },
 }

@@ -12,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::merger::TableMerger;
 use crate::messages::{Abort, Drain, FetchedChunk, MergeBatch, SupervisorEvent};
-use crate::runtime::BatchLimits;
+use crate::spec::BatchLimits;
 use crate::PipelineError;
 
 /// A table as one owner sees it: where its batches go and how its records decode.
@@ -131,10 +131,11 @@ impl PartitionOwner {
             }
         }
         let Some(route) = self.routes.get_mut(&record.topic) else {
-            return Err(PipelineError::Internal(format!(
-                "record from unconfigured topic {:?}",
-                record.topic
-            )));
+            return Err(PipelineError::UnconfiguredTopic {
+                topic: record.topic.to_string(),
+                partition: record.partition,
+                offset: record.offset,
+            });
         };
         let coord = RecordCoord {
             partition: record.partition,
@@ -403,10 +404,7 @@ impl StreamHandler<FetchedChunk> for PartitionOwner {
         if !self.finishing {
             self.finish(
                 ctx,
-                Err(PipelineError::Internal(format!(
-                    "slice {}: fetch thread ended unexpectedly",
-                    self.slice
-                ))),
+                Err(PipelineError::FetchEnded { slice: self.slice }),
                 true,
             );
         }

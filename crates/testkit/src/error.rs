@@ -6,7 +6,7 @@ use std::process::ExitStatus;
 #[derive(Debug, thiserror::Error)]
 pub enum TestkitError {
     /// An operating-system call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What we were doing.
         context: String,
@@ -16,7 +16,7 @@ pub enum TestkitError {
     },
 
     /// A Kafka client call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Kafka {
         /// What we were doing (broker, topic, partition).
         context: String,
@@ -105,7 +105,7 @@ pub enum TestkitError {
     },
 
     /// A record could not be delivered.
-    #[error("delivery to {topic}[{partition}] failed: {source}")]
+    #[error("delivery to {topic}[{partition}] failed")]
     Delivery {
         /// Topic.
         topic: String,

@@ -15,7 +15,7 @@ pub enum CliError {
     Warehouse(#[from] WarehouseError),
     #[error("demo: {0}")]
     Demo(String),
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -34,16 +34,6 @@ impl CliError {
 }
 
 /// The error with every cause, `: `-separated.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = cause.source();
-    }
-    s
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    tidemark_model::ErrorChain(e).to_string()
 }

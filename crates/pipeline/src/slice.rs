@@ -1,0 +1,178 @@
+//! A replica's workers: one merger per table, and the partition-owner slices started and
+//! stopped by the session (each slice: an owner actor on an arbiter of its own, and a fetch
+//! thread).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix::prelude::*;
+use tidemark_model::{Epoch, TableLayout, TopicPartition};
+use tidemark_ports::{Broker, StartOffset, Warehouse};
+use tokio::sync::mpsc;
+
+use crate::budget::MemoryBudget;
+use crate::fetcher::spawn_fetcher;
+use crate::layouts::decoder;
+use crate::merger::TableMerger;
+use crate::messages::{Abort, Drain, SupervisorEvent};
+use crate::owner::{PartitionOwner, Route};
+use crate::resume::{blocking, Resume};
+use crate::spec::{BatchLimits, TableSpec};
+use crate::summary::RunSummary;
+use crate::PipelineError;
+
+/// A running slice: its owner actor, arbiter and fetch thread.
+pub(crate) struct SliceHandle {
+    pub owner: Addr<PartitionOwner>,
+    arbiter: Arbiter,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SliceHandle {
+    /// Stop fetching, flush what is held, wait for its merges, report `SliceFinished`.
+    pub fn drain(&self) {
+        self.owner.do_send(Drain);
+    }
+
+    /// Stop at once, without flushing (the lease is gone: nothing more may be committed).
+    pub fn abort(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.owner.do_send(Abort);
+    }
+
+    /// After `SliceFinished`: stops the arbiter and joins the fetch thread.
+    pub async fn close(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.arbiter.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// The mergers and shared limits of one session of a replica.
+pub(crate) struct Workers {
+    tables: Vec<TableSpec>,
+    layouts: HashMap<String, Arc<TableLayout>>,
+    limits: BatchLimits,
+    mergers: HashMap<String, (Addr<TableMerger>, Arbiter)>,
+    budget: MemoryBudget,
+    /// Set when the session gives up (an error elsewhere, or the lease is gone): mergers stop
+    /// retrying. Not set by a graceful drain, whose merges still retry to success.
+    stopping: Arc<AtomicBool>,
+    pub events_tx: mpsc::UnboundedSender<SupervisorEvent>,
+    pub events: mpsc::UnboundedReceiver<SupervisorEvent>,
+}
+
+impl Workers {
+    pub async fn new(
+        tables: Vec<TableSpec>,
+        layouts: HashMap<String, Arc<TableLayout>>,
+        limits: BatchLimits,
+        warehouse: &dyn Warehouse,
+        summary: Arc<Mutex<RunSummary>>,
+    ) -> Result<Self, PipelineError> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut mergers = HashMap::new();
+        for t in &tables {
+            let writer = warehouse.writer(layouts[&t.topic].clone()).await?;
+            let arbiter = Arbiter::new();
+            let merger = TableMerger {
+                table: t.target.clone(),
+                topic: t.topic.clone(),
+                writer: Some(writer),
+                poisoned: false,
+                stopping: stopping.clone(),
+                summary: summary.clone(),
+                supervisor: events_tx.clone(),
+            };
+            let addr = TableMerger::start_in_arbiter(&arbiter.handle(), move |_| merger);
+            mergers.insert(t.topic.clone(), (addr, arbiter));
+        }
+        Ok(Self {
+            tables,
+            layouts,
+            budget: MemoryBudget::new(limits.max_in_flight_bytes),
+            limits,
+            mergers,
+            stopping,
+            events_tx,
+            events,
+        })
+    }
+
+    /// Starts an owner for these partitions, on an arbiter and a fetch thread of its own.
+    pub async fn start_slice(
+        &self,
+        slice: usize,
+        resume: &[Resume],
+        epoch: Epoch,
+        refresh: bool,
+        broker: &Arc<dyn Broker>,
+    ) -> Result<SliceHandle, PipelineError> {
+        let assignment: Vec<(TopicPartition, StartOffset)> =
+            resume.iter().map(|r| (r.tp.clone(), r.start)).collect();
+        let positions = resume.iter().map(|r| (r.tp.clone(), r.position)).collect();
+        let targets = refresh.then(|| resume.iter().map(|r| (r.tp.clone(), r.high)).collect());
+        let mut routes = HashMap::new();
+        for t in &self.tables {
+            if !resume.iter().any(|r| *r.tp.topic == *t.topic) {
+                continue;
+            }
+            routes.insert(
+                Arc::<str>::from(t.topic.as_str()),
+                Route {
+                    merger: self.mergers[&t.topic].0.clone(),
+                    decoder: decoder(t, &self.layouts[&t.topic])?,
+                },
+            );
+        }
+        let b = broker.clone();
+        let reader = blocking(move || b.open_reader(&assignment)).await?;
+        let (chunk_tx, chunk_rx) = mpsc::channel(2);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = spawn_fetcher(
+            format!("tidemark-fetch-{slice}"),
+            reader,
+            chunk_tx,
+            self.budget.clone(),
+            stop.clone(),
+        )
+        .map_err(PipelineError::FetchThread)?;
+        let owner = PartitionOwner::new(
+            slice,
+            epoch,
+            self.limits,
+            routes,
+            positions,
+            targets,
+            stop.clone(),
+            chunk_rx,
+            self.events_tx.clone(),
+        );
+        let arbiter = Arbiter::new();
+        let owner = PartitionOwner::start_in_arbiter(&arbiter.handle(), move |_| owner);
+        Ok(SliceHandle {
+            owner,
+            arbiter,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Mergers stop retrying failed merges: nothing more is worth committing.
+    pub fn stop_retrying(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops the mergers' arbiters. Call after every slice has finished.
+    pub fn stop(&mut self) {
+        self.stop_retrying();
+        for (_, (_, arbiter)) in self.mergers.drain() {
+            arbiter.stop();
+        }
+    }
+}

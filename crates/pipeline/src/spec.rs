@@ -1,0 +1,55 @@
+//! What a replica is told to do: its tables, its slices and its limits. Built from the config
+//! by the binary; read-only for the pipeline.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tidemark_debezium::KeySource;
+use tidemark_model::TableName;
+use tidemark_ports::MemberInfo;
+
+/// `run` keeps going until told to stop; `refresh` stops at the high-water marks seen at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    Refresh,
+}
+
+/// Micro-batch and memory limits (from `[batch]`).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_rows: usize,
+    pub max_bytes: usize,
+    pub linger: Duration,
+    pub max_in_flight: usize,
+    pub max_in_flight_bytes: u64,
+}
+
+/// One topic → table route (from `[[tables]]`).
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub topic: String,
+    pub target: TableName,
+    pub renames: BTreeMap<String, String>,
+    pub unmanaged: Vec<String>,
+    pub key: KeySource,
+}
+
+/// A standalone replica: owns every partition, no coordination service.
+#[derive(Debug, Clone)]
+pub struct PipelineSpec {
+    pub tables: Vec<TableSpec>,
+    pub slices: usize,
+    pub limits: BatchLimits,
+    pub mode: Mode,
+}
+
+/// A cluster replica: owns what the published assignment gives its slices.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub tables: Vec<TableSpec>,
+    pub slices: usize,
+    pub limits: BatchLimits,
+    pub member: MemberInfo,
+    pub lease_ttl: Duration,
+}
