@@ -268,7 +268,7 @@ pub fn try_watermarks(url: &str) -> Result<BTreeMap<(String, i32), i64>, String>
                 &[],
             )
             .await
-            .unwrap_or_default();
+            .map_err(|e| e.to_string())?;
         Ok(rows
             .iter()
             .map(|r| {

@@ -161,7 +161,7 @@ pub struct BatchConfig {
     /// Batches of one owner that may wait for or be in a merge at once; more is backpressure.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
-    /// Cap on record bytes held by one replica between fetch and commit (invariant 5).
+    /// Cap on record bytes held by one replica between fetch and commit: memory stays bounded for a backlog of any size.
     #[serde(default = "default_max_in_flight_bytes")]
     pub max_in_flight_bytes: ByteSize,
 }

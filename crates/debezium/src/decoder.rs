@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tidemark_model::{Change, Key, RecordCoord, RowOp, TableLayout, Value};
+use tidemark_model::{Change, Key, LayoutError, RecordCoord, RowOp, TableLayout, Value};
 
 use crate::key::{parse_message_key, KeyField};
 use crate::wire::{parse_images, Scratch};
@@ -18,26 +18,26 @@ pub enum KeySource {
 }
 
 /// Decodes the Debezium records of one table into [`Change`]s. One per (owner, table): it
-/// holds the layout, the resolved key columns and reusable buffers.
+/// holds the layout (which owns the table's key decision, shared by every decoder of the
+/// table) and reusable buffers.
 #[derive(Debug)]
 pub struct TableDecoder {
     layout: Arc<TableLayout>,
     from_message_key: bool,
-    /// Key column indices, ascending; `None` until resolved (MessageKey mode).
-    key_columns: Option<Vec<usize>>,
-    /// For each layout column, its position in the key, if it is a key column.
-    key_pos: Vec<Option<usize>>,
+    /// For each layout column, its position in the key, if it is a key column; built from the
+    /// layout's key once it is decided.
+    key_pos: Option<Vec<Option<usize>>>,
     scratch: Scratch,
 }
 
 impl TableDecoder {
-    /// A decoder for `layout`. `KeySource::Fields` are resolved at once (through
-    /// `layout.column_for_field`); `KeySource::MessageKey` on the first non-tombstone record.
+    /// A decoder for `layout`. `KeySource::Fields` decide the table's key at once (the first
+    /// decoder built for the table, at start); with `KeySource::MessageKey` the first message
+    /// key decoded by any decoder of the layout decides it.
     pub fn new(layout: Arc<TableLayout>, key: KeySource) -> Result<Self, DecodeError> {
         let columns = layout.columns.len();
         let mut decoder = Self {
-            key_columns: None,
-            key_pos: vec![None; columns],
+            key_pos: None,
             scratch: Scratch::new(columns),
             from_message_key: matches!(key, KeySource::MessageKey),
             layout,
@@ -50,24 +50,58 @@ impl TableDecoder {
                     reason: "no key fields are configured".to_string(),
                 });
             }
-            let mut cols = Vec::with_capacity(fields.len());
-            for field in &fields {
-                let col = decoder.layout.column_for_field(field).ok_or_else(|| {
-                    DecodeError::UnknownConfiguredKeyField {
-                        field: field.clone(),
-                        table: table.clone(),
-                    }
-                })?;
-                cols.push(col);
+            let cols = decoder.layout.key_columns(&fields).map_err(|e| match e {
+                LayoutError::UnknownKeyField { table, field } => {
+                    DecodeError::UnknownConfiguredKeyField { field, table }
+                }
+                other => DecodeError::InvalidKeyConfig {
+                    table: table.clone(),
+                    reason: other.to_string(),
+                },
+            })?;
+            if let Some(col) = repeated(&cols) {
+                return Err(DecodeError::InvalidKeyConfig {
+                    table: table.clone(),
+                    reason: format!(
+                        "key field {:?} is configured twice",
+                        decoder.field_name(col)
+                    ),
+                });
             }
-            decoder
-                .set_key_columns(cols)
-                .map_err(|field| DecodeError::InvalidKeyConfig {
-                    table: decoder.layout.table.clone(),
-                    reason: format!("key field {field:?} is configured twice"),
-                })?;
+            let decided = decoder.layout.decide_key(cols.clone()).to_vec();
+            decoder.check_decided(&decided, &cols, &fields)?;
         }
         Ok(decoder)
+    }
+
+    /// Fails unless `decided` (the layout's key) is `mine` (resolved from `fields`).
+    fn check_decided<S: AsRef<str>>(
+        &mut self,
+        decided: &[usize],
+        mine: &[usize],
+        fields: &[S],
+    ) -> Result<(), DecodeError> {
+        let mut mine = mine.to_vec();
+        mine.sort_unstable();
+        if decided != mine {
+            return Err(DecodeError::KeyFieldsChanged {
+                expected: decided
+                    .iter()
+                    .map(|&c| self.field_name(c).to_string())
+                    .collect(),
+                found: fields.iter().map(|f| f.as_ref().to_string()).collect(),
+            });
+        }
+        if self.key_pos.is_none() {
+            let mut pos = vec![None; self.layout.columns.len()];
+            for (i, &col) in decided.iter().enumerate() {
+                if let Some(slot) = pos.get_mut(col) {
+                    *slot = Some(i);
+                }
+            }
+            self.key_pos = Some(pos);
+        }
+        Ok(())
     }
 
     /// The table layout rows are decoded into.
@@ -75,12 +109,11 @@ impl TableDecoder {
         &self.layout
     }
 
-    /// The key columns (indices into `layout.columns`, ascending) once known. In MessageKey
-    /// mode they are resolved from the first non-tombstone record's message key field names
-    /// (mapped through `layout.column_for_field`; an unknown field is an error) and every
-    /// later key must have the same field set (else [`DecodeError::KeyFieldsChanged`]).
+    /// The table's key columns (indices into `layout.columns`, ascending) once decided — by
+    /// this decoder or by any other decoder of the same layout (see [`TableLayout`]). Every
+    /// later message key must have the same field set (else [`DecodeError::KeyFieldsChanged`]).
     pub fn key_columns(&self) -> Option<&[usize]> {
-        self.key_columns.as_deref()
+        self.layout.key()
     }
 
     /// Appends the changes one record produces to `out`: none for a tombstone, one for
@@ -109,8 +142,8 @@ impl TableDecoder {
         } else {
             None
         };
-        let Some(key_cols) = self.key_columns.as_deref() else {
-            // Unreachable: Fields mode resolves in `new`, MessageKey mode just above.
+        let Some(key_cols) = self.layout.key() else {
+            // Unreachable: Fields mode decides in `new`, MessageKey mode just above.
             return Err(DecodeError::MissingKey {
                 reason: "the key columns are not resolved".to_string(),
             });
@@ -161,26 +194,6 @@ impl TableDecoder {
         Ok(())
     }
 
-    /// Records the key columns (sorted ascending). `Err(field)` if a column appears twice.
-    fn set_key_columns(&mut self, mut cols: Vec<usize>) -> Result<(), String> {
-        cols.sort_unstable();
-        let repeated = cols.windows(2).find_map(|w| match w {
-            [a, b] if a == b => Some(*a),
-            _ => None,
-        });
-        if let Some(col) = repeated {
-            return Err(self.field_name(col).to_string());
-        }
-        self.key_pos.iter_mut().for_each(|p| *p = None);
-        for (pos, &col) in cols.iter().enumerate() {
-            if let Some(slot) = self.key_pos.get_mut(col) {
-                *slot = Some(pos);
-            }
-        }
-        self.key_columns = Some(cols);
-        Ok(())
-    }
-
     fn field_name(&self, col: usize) -> &str {
         self.layout
             .columns
@@ -195,32 +208,42 @@ impl TableDecoder {
                 reason: "the message key has no fields".to_string(),
             });
         }
-        if self.key_columns.is_none() {
-            let mut cols = Vec::with_capacity(fields.len());
-            for f in &fields {
-                let col = self.layout.column_for_field(&f.name).ok_or_else(|| {
-                    DecodeError::UnknownKeyField {
-                        field: f.name.to_string(),
-                        table: self.layout.table.clone(),
-                    }
-                })?;
-                cols.push(col);
-            }
-            // Distinct names map to distinct columns, and the key parser rejects repeats.
-            self.set_key_columns(cols)
-                .map_err(|field| DecodeError::InvalidJson {
+        if self.key_pos.is_none() {
+            // This decoder's first key: resolve its fields, decide the table's key if no other
+            // decoder has, and check it against the decision.
+            let names: Vec<&str> = fields.iter().map(|f| f.name.as_ref()).collect();
+            let cols = self.layout.key_columns(&names).map_err(|e| match e {
+                LayoutError::UnknownKeyField { table, field } => {
+                    DecodeError::UnknownKeyField { field, table }
+                }
+                other => DecodeError::InvalidJson {
                     part: "key",
-                    reason: format!("field {field:?} appears twice in the message key"),
-                })?;
+                    reason: other.to_string(),
+                },
+            })?;
+            // Distinct names map to distinct columns, and the key parser rejects repeats.
+            if let Some(col) = repeated(&cols) {
+                return Err(DecodeError::InvalidJson {
+                    part: "key",
+                    reason: format!(
+                        "field {:?} appears twice in the message key",
+                        self.field_name(col)
+                    ),
+                });
+            }
+            let decided = self.layout.clone();
+            let decided = decided.decide_key(cols.clone());
+            self.check_decided(decided, &cols, &names)?;
         }
-        let key_cols = self.key_columns.as_deref().unwrap_or_default();
+        let key_cols = self.layout.key().unwrap_or_default();
+        let key_pos = self.key_pos.as_deref().unwrap_or_default();
         let mut values: Vec<Option<Value>> = vec![None; key_cols.len()];
         let mut complete = fields.len() == key_cols.len();
         for f in &fields {
             let slot = self
                 .layout
                 .column_for_field(&f.name)
-                .and_then(|col| self.key_pos.get(col).copied().flatten())
+                .and_then(|col| key_pos.get(col).copied().flatten())
                 .and_then(|pos| values.get_mut(pos));
             match slot {
                 Some(slot @ None) => *slot = Some(f.value.clone()),
@@ -342,4 +365,14 @@ impl KeyReader<'_> {
                 ),
             })
     }
+}
+
+/// A column that appears twice in `cols`, if any.
+fn repeated(cols: &[usize]) -> Option<usize> {
+    let mut sorted = cols.to_vec();
+    sorted.sort_unstable();
+    sorted.windows(2).find_map(|w| match w {
+        [a, b] if a == b => Some(*a),
+        _ => None,
+    })
 }

@@ -89,15 +89,18 @@ fn composite_key_change_in_update() {
 #[test]
 fn renamed_columns_map_source_fields() {
     // Target column `customer_id` is fed by Debezium field `CUST_ID`, `name` by `CUST_NAME`.
-    let layout = layout(
-        "public.customer_target",
-        &[
-            ("customer_id", ColumnType::Text),
-            ("name", ColumnType::Text),
-            ("tier", ColumnType::Int16),
-        ],
-        &[("CUST_ID", "customer_id"), ("CUST_NAME", "name")],
-    );
+    let customer_target = || {
+        layout(
+            "public.customer_target",
+            &[
+                ("customer_id", ColumnType::Text),
+                ("name", ColumnType::Text),
+                ("tier", ColumnType::Int16),
+            ],
+            &[("CUST_ID", "customer_id"), ("CUST_NAME", "name")],
+        )
+    };
+    let layout = customer_target();
     let after =
         r#"{"CUST_ID":"C-1","CUST_NAME":"Ann","tier":2,"customer_id":"ignored","extra":true}"#;
     let value = payload("c", "null", after, &mysql_source(1, 0, "false"));
@@ -125,7 +128,8 @@ fn renamed_columns_map_source_fields() {
         matches!(err, DecodeError::UnknownConfiguredKeyField { ref field, .. } if field == "customer_id"),
         "{err}"
     );
-    let mut d = decoder(layout, KeySource::MessageKey);
+    // A table whose key is not decided yet: an unknown key field does not decide it.
+    let mut d = decoder(customer_target(), KeySource::MessageKey);
     let err = run(&mut d, Some(r#"{"customer_id":"C-1"}"#), Some(&value), 0).unwrap_err();
     assert!(
         matches!(err, DecodeError::UnknownKeyField { ref field, .. } if field == "customer_id"),
@@ -317,4 +321,67 @@ fn key_field_named_like_envelope_parts() {
         .unwrap(),
         vec![delete(vec![text("s"), int(3)], 0)]
     );
+}
+
+/// Two owners decode the same table, each with its own decoder over the table's one layout:
+/// the first message key either of them sees decides the key for both, an owner that has seen
+/// nothing already knows it, and a record whose key fields differ is an error, not a second key.
+#[test]
+fn owners_of_one_table_share_one_key_decision() {
+    let layout = order_lines();
+    let mut a = decoder(layout.clone(), KeySource::MessageKey);
+    let mut b = decoder(layout.clone(), KeySource::MessageKey);
+    let idle = decoder(layout.clone(), KeySource::MessageKey);
+    assert_eq!(idle.key_columns(), None);
+    let after = r#"{"order_id":10,"line_no":2,"sku":"A-1","qty":3}"#;
+    run(
+        &mut a,
+        Some(r#"{"order_id":10,"line_no":2}"#),
+        Some(&line_event("c", "null", after)),
+        0,
+    )
+    .unwrap();
+    assert_eq!(idle.key_columns(), Some(&[0usize, 1][..]));
+    assert_eq!(layout.key(), Some(&[0usize, 1][..]));
+    // Owner b's first key has other fields: an error naming both field sets, nothing decoded.
+    let err = run(
+        &mut b,
+        Some(r#"{"order_id":10}"#),
+        Some(&line_event("c", "null", after)),
+        5,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, DecodeError::KeyFieldsChanged { expected, found }
+            if expected == &["order_id", "line_no"] && found == &["order_id"]),
+        "{err}"
+    );
+    assert_eq!(
+        layout.key(),
+        Some(&[0usize, 1][..]),
+        "the decision did not move"
+    );
+    // b still decodes records keyed like the decision.
+    run(
+        &mut b,
+        Some(r#"{"line_no":2,"order_id":10}"#),
+        Some(&line_event("c", "null", after)),
+        6,
+    )
+    .unwrap();
+}
+
+/// A configured key decides at start, before any record: a message key with other fields is
+/// not consulted for the key (configured keys read the row images).
+#[test]
+fn a_configured_key_is_decided_when_the_decoder_is_built() {
+    let layout = order_lines();
+    let _d = decoder(
+        layout.clone(),
+        KeySource::Fields(vec!["line_no".into(), "order_id".into()]),
+    );
+    assert_eq!(layout.key(), Some(&[0usize, 1][..]));
+    let err =
+        TableDecoder::new(layout.clone(), KeySource::Fields(vec!["order_id".into()])).unwrap_err();
+    assert!(matches!(err, DecodeError::KeyFieldsChanged { .. }), "{err}");
 }

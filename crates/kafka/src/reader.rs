@@ -91,15 +91,19 @@ impl KafkaReader {
                 }
             }
         }
-        let (tp, requested) = self
+        // The broker's error does not say which partition it was about, and no expected offset
+        // is below its log start (or a log start could not be read): name every candidate
+        // rather than guess one.
+        let candidates: Vec<String> = self
             .next
             .iter()
-            .next()
-            .map(|(tp, o)| (tp.clone(), o.unwrap_or(-1)))
-            .unwrap_or_else(|| (TopicPartition::new("?", -1), -1));
-        BrokerError::OffsetOutOfRangeUnknownStart {
-            tp,
-            requested,
+            .map(|(tp, next)| match next {
+                Some(o) => format!("{tp} at {o}"),
+                None => format!("{tp} at its start"),
+            })
+            .collect();
+        BrokerError::OffsetOutOfRangeUnknownPartition {
+            candidates: candidates.join(", "),
             message,
         }
     }

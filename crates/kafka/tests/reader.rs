@@ -146,7 +146,7 @@ fn an_offset_past_the_log_is_an_error_not_a_jump() {
         match reader.poll(100, Duration::from_millis(100), &mut out) {
             Err(
                 BrokerError::OffsetOutOfRange { .. }
-                | BrokerError::OffsetOutOfRangeUnknownStart { .. },
+                | BrokerError::OffsetOutOfRangeUnknownPartition { .. },
             ) => break,
             Err(e) => panic!("unexpected error {e}"),
             Ok(()) => assert!(

@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::OnceLock;
 
 /// A schema-qualified table name, exactly as written in config (`schema.table`, or `table`
 /// meaning schema `public`). Quoting for SQL is the warehouse adapter's job.
@@ -78,12 +79,19 @@ pub enum LayoutError {
 }
 
 /// The columns tidemark writes in one target table, in a fixed order that every decoded row
-/// follows, and the map from Debezium field names to those columns.
+/// follows, the map from Debezium field names to those columns, and the table's key.
+///
+/// The key is decided once per table and held here, so every owner decoding the table and its
+/// merger agree on it: from the configured key fields when the decoder is built at start, else
+/// from the field names of the first message key any owner of the table decodes. A record whose
+/// key fields differ from the decided key is a decode error, never a second key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableLayout {
     pub table: TableName,
     pub columns: Vec<TargetColumn>,
     by_source: HashMap<String, usize>,
+    /// Key column indices, ascending, once decided.
+    key: OnceLock<Vec<usize>>,
 }
 
 impl TableLayout {
@@ -143,7 +151,20 @@ impl TableLayout {
             table,
             columns,
             by_source,
+            key: OnceLock::new(),
         })
+    }
+
+    /// The key columns (indices into `columns`, ascending), once decided.
+    pub fn key(&self) -> Option<&[usize]> {
+        self.key.get().map(Vec::as_slice)
+    }
+
+    /// Decides the key if it is not decided yet, and returns the decided key: `columns` (sorted)
+    /// if this call decided, else the earlier decision, which the caller compares with its own.
+    pub fn decide_key(&self, mut columns: Vec<usize>) -> &[usize] {
+        columns.sort_unstable();
+        self.key.get_or_init(|| columns)
     }
 
     /// The column fed by a Debezium field, if the table has one.

@@ -12,7 +12,6 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Text(String),
-    Bytes(Vec<u8>),
 }
 
 impl Value {
@@ -25,7 +24,6 @@ impl Value {
         std::mem::size_of::<Value>()
             + match self {
                 Value::Text(s) => s.len(),
-                Value::Bytes(b) => b.len(),
                 _ => 0,
             }
     }
@@ -41,7 +39,6 @@ impl PartialEq for Value {
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
             (Value::Text(a), Value::Text(b)) => a == b,
-            (Value::Bytes(a), Value::Bytes(b)) => a == b,
             _ => false,
         }
     }
@@ -58,7 +55,6 @@ impl Hash for Value {
             Value::Int(i) => i.hash(state),
             Value::Float(f) => f.to_bits().hash(state),
             Value::Text(s) => s.hash(state),
-            Value::Bytes(b) => b.hash(state),
         }
     }
 }
@@ -71,7 +67,6 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x}"),
             Value::Text(s) => write!(f, "{s:?}"),
-            Value::Bytes(b) => write!(f, "<{} bytes>", b.len()),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The replica-wide cap on record bytes between fetch and commit (invariant 5). Fetch threads
+/// The replica-wide cap on record bytes between fetch and commit (bounded memory). Fetch threads
 /// take permits for the bytes they read; the permits travel with the records into batches and
 /// are released when the batch is merged (or dropped).
 #[derive(Clone, Debug)]

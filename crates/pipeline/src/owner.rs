@@ -205,11 +205,6 @@ impl PartitionOwner {
         };
         let events = pending.batch.events;
         let request = MergeRequest {
-            key_columns: route
-                .decoder
-                .key_columns()
-                .map(<[usize]>::to_vec)
-                .unwrap_or_default(),
             changes: pending.batch.into_winners().collect(),
             watermarks: pending
                 .offsets

@@ -51,12 +51,10 @@ pub enum BrokerError {
         /// The first offset the log still has, when known.
         log_start: i64,
     },
-    #[error("{tp}: offset {requested} is out of range (log start unknown): {message}")]
-    OffsetOutOfRangeUnknownStart {
-        tp: TopicPartition,
-        requested: i64,
-        message: String,
-    },
+    /// The broker reported an offset out of range without naming the partition, and no
+    /// assigned partition could be shown to be below its log start.
+    #[error("an offset is out of range in one of: {candidates} (the broker did not say which; log starts could not confirm it): {message}")]
+    OffsetOutOfRangeUnknownPartition { candidates: String, message: String },
     #[error("topic {topic:?} does not exist")]
     UnknownTopic { topic: String },
     #[error("kafka client configuration: {0}")]

@@ -55,8 +55,7 @@ impl WarehouseError {
 /// advance, applied in one transaction.
 #[derive(Debug, Clone)]
 pub struct MergeRequest {
-    /// Indices into the layout's columns forming the key, ascending.
-    pub key_columns: Vec<usize>,
+    // The key is the table's, decided once and held by its layout (`TableLayout::key`).
     /// One change per key (already ranked).
     pub changes: Vec<Change>,
     /// The next offset of every partition whose records are in this batch.

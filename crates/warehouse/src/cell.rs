@@ -99,7 +99,6 @@ pub(crate) fn to_cell(value: &Value, ty: ColumnType) -> Result<Cell<'_>, String>
         (ColumnType::Text | ColumnType::Other, Value::Bool(b)) => {
             Cell::Text(Cow::Owned(b.to_string()))
         }
-        (ColumnType::Bytes, Value::Bytes(b)) => Cell::Bytes(Cow::Borrowed(b)),
         (ColumnType::Bytes, Value::Text(s)) => Cell::Bytes(Cow::Owned(
             base64::engine::general_purpose::STANDARD
                 .decode(s)
@@ -126,7 +125,6 @@ fn describe(value: &Value) -> String {
             format!("text {:?}…", s.chars().take(40).collect::<String>())
         }
         Value::Text(s) => format!("text {s:?}"),
-        Value::Bytes(b) => format!("{} bytes", b.len()),
     }
 }
 

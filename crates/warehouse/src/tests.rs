@@ -72,7 +72,6 @@ fn delete(id: i64, offset: i64) -> Change {
 
 fn request(changes: Vec<Change>, next_offset: i64, epoch: i64) -> MergeRequest {
     MergeRequest {
-        key_columns: vec![0],
         events: changes.len() as u64,
         changes,
         watermarks: vec![Watermark {
@@ -98,6 +97,7 @@ async fn setup(pg: &LocalPostgres, with_pk: bool) -> (PgWarehouse, Box<dyn Table
     assert_eq!(columns[2].1, ColumnType::Int16);
     let layout =
         TableLayout::from_target(table, columns, &BTreeMap::new(), &["loaded".into()]).unwrap();
+    layout.decide_key(vec![0]);
     let writer = w.writer(Arc::new(layout)).await.expect("writer");
     (w, writer)
 }
@@ -298,6 +298,7 @@ async fn columns_without_a_binary_encoding_are_staged_as_text_and_cast() {
         "{columns:?}"
     );
     let layout = Arc::new(TableLayout::from_target(table, columns, &BTreeMap::new(), &[]).unwrap());
+    layout.decide_key(vec![0]);
     let mut writer = w.writer(layout).await.unwrap();
     let change = Change {
         key: Key(vec![Value::Int(7)]),

@@ -83,23 +83,34 @@ impl PgTableWriter {
         &mut self,
         request: &MergeRequest,
     ) -> Result<TableBatchStats, WarehouseError> {
-        let statements = self.statements(&request.key_columns);
+        // Decided by the first change decoded for the table; a batch with no changes (only
+        // tombstones, or records past) has nothing to key and only advances watermarks.
+        let key_columns = match self.layout.key() {
+            Some(key) => key.to_vec(),
+            None if request.changes.is_empty() => Vec::new(),
+            None => {
+                return Err(WarehouseError::Table {
+                    table: self.layout.table.clone(),
+                    reason: "a batch has changes but the table's key is not decided".into(),
+                })
+            }
+        };
+        let statements = self.statements(&key_columns);
         let layout = self.layout.clone();
         let copy_types = self.copy_types.clone();
         let watermarks = self.watermarks.clone();
         let pipeline = self.settings.pipeline.clone();
         // Once per key set: is there an index the DELETE can probe?
         let check_index = !request.changes.is_empty()
-            && self.key_index.as_ref().map(|(k, _)| &k[..]) != Some(&request.key_columns[..]);
+            && self.key_index.as_ref().map(|(k, _)| &k[..]) != Some(&key_columns[..]);
         if check_index {
-            let key_names: Vec<String> = request
-                .key_columns
+            let key_names: Vec<String> = key_columns
                 .iter()
                 .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
                 .collect();
             let client = self.client(&statements).await?;
             let indexed = key_index_or_warn(client, &layout, &key_names).await?;
-            self.key_index = Some((request.key_columns.clone(), indexed));
+            self.key_index = Some((key_columns.clone(), indexed));
         }
         let indexed = self.key_index.as_ref().is_some_and(|(_, i)| *i);
         let client = self.client(&statements).await?;
@@ -213,6 +224,7 @@ async fn stage(
     let writer = BinaryCopyInWriter::new(sink, copy_types);
     pin_mut!(writer);
     let null_row: Vec<Value> = vec![Value::Null; layout.columns.len()];
+    let key_columns = layout.key().unwrap_or_default();
     let mut cells: Vec<Cell<'_>> = Vec::with_capacity(layout.columns.len() + 1);
     for change in &request.changes {
         cells.clear();
@@ -223,7 +235,7 @@ async fn stage(
         cells.push(Cell::Bool(is_delete));
         for (i, column) in layout.columns.iter().enumerate() {
             // A delete carries only its key; the other columns are NULL in the stage.
-            let value = match (is_delete, request.key_columns.iter().position(|&k| k == i)) {
+            let value = match (is_delete, key_columns.iter().position(|&k| k == i)) {
                 (true, Some(pos)) => change.key.0.get(pos).unwrap_or(&Value::Null),
                 _ => values.get(i).unwrap_or(&Value::Null),
             };
