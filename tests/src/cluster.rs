@@ -121,6 +121,61 @@ pub fn owners(config: &Path) -> BTreeMap<(String, i32), String> {
         .unwrap_or_default()
 }
 
+/// The epoch `tidemark status --json` shows per (topic, partition).
+pub fn status_epochs(config: &Path) -> BTreeMap<(String, i32), i64> {
+    let out = Command::new(crate::tidemark_bin())
+        .args([
+            "status",
+            "--json",
+            "--config",
+            &config.display().to_string(),
+        ])
+        .output()
+        .expect("status");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status --json: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    v["partitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                (
+                    p["topic"].as_str()?.to_string(),
+                    p["partition"].as_i64()? as i32,
+                ),
+                p["epoch"].as_i64()?,
+            ))
+        })
+        .collect()
+}
+
+/// The fencing epoch stored in the warehouse per (topic, partition).
+pub fn stored_epochs(url: &str) -> BTreeMap<(String, i32), i64> {
+    crate::block_on(async {
+        let client = tidemark_testkit::connect(url).await.expect("connect");
+        client
+            .query(
+                "SELECT topic, partition, epoch FROM tidemark.watermarks",
+                &[],
+            )
+            .await
+            .expect("reading epochs")
+            .iter()
+            .map(|r| {
+                (
+                    (r.get::<_, String>(0), r.get::<_, i32>(1)),
+                    r.get::<_, i64>(2),
+                )
+            })
+            .collect()
+    })
+}
+
 /// Waits until `done(owners)` holds; returns how long it took.
 pub fn wait_owners(
     config: &Path,

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 use tidemark_model::assignment::{Assignment, SliceId};
-use tidemark_model::{Epoch, TopicPartition};
+use tidemark_model::TopicPartition;
 use tidemark_ports::{ClusterView, CoordError, Member, MemberInfo};
 
 /// Key names of one cluster, and their JSON values.
@@ -57,6 +57,15 @@ impl Keys {
 
     pub fn owner(&self, tp: &TopicPartition) -> String {
         format!("{}owners/{}/{}", self.root, tp.topic, tp.partition)
+    }
+
+    pub fn incarnation(&self) -> String {
+        format!("{}incarnation", self.root)
+    }
+
+    pub fn parse_incarnation(key: &str, kv: &etcd_client::KeyValue) -> Result<i64, CoordError> {
+        let value = kv.value_str().map_err(|e| corrupt(key, e))?;
+        value.trim().parse().map_err(|e| corrupt(key, e))
     }
 
     pub fn member_value(info: &MemberInfo) -> String {
@@ -119,13 +128,10 @@ impl Keys {
                 let o: OwnerValue = serde_json::from_str(value).map_err(|e| corrupt(key, e))?;
                 view.owners.insert(
                     TopicPartition::new(topic, partition),
-                    (
-                        SliceId {
-                            member: o.member,
-                            slice: o.slice,
-                        },
-                        Epoch(kv.create_revision()),
-                    ),
+                    SliceId {
+                        member: o.member,
+                        slice: o.slice,
+                    },
                 );
             } else if key == assignment_key {
                 let a: AssignmentValue =

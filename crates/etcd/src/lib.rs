@@ -5,7 +5,11 @@
 //! - `assignment`: the partition → slice map (JSON), written by the oldest member only,
 //!   guarded by its own revision and by the writer's membership;
 //! - `owners/<topic>/<partition>`: who owns a partition (JSON), bound to the owner's lease and
-//!   created with compare-and-create; its create revision is the fencing epoch.
+//!   created with compare-and-create; its create revision is the fencing epoch;
+//! - `incarnation`: the epoch base of this etcd's lifetime, created once (compare-and-create)
+//!   by the first replica that joins, from the warehouse's next epoch. Every epoch is the base
+//!   plus an etcd revision, so a rebuilt etcd (revisions from 1 again) still yields epochs above
+//!   every stored one.
 
 mod keys;
 mod membership;
@@ -16,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use etcd_client::{Client, ConnectOptions, GetOptions};
+use tidemark_model::Epoch;
 use tidemark_ports::{ClusterView, CoordError, Coordinator, MemberInfo, Membership};
 
 use crate::keys::Keys;
@@ -71,9 +76,11 @@ impl Coordinator for EtcdCoordinator {
         &self,
         me: &MemberInfo,
         ttl: Duration,
+        floor: Epoch,
     ) -> Result<Box<dyn Membership>, CoordError> {
         let client = Self::connect(&self.endpoints).await?;
-        let membership = EtcdMembership::join(client, self.keys.clone(), me.clone(), ttl).await?;
+        let membership =
+            EtcdMembership::join(client, self.keys.clone(), me.clone(), ttl, floor).await?;
         Ok(Box::new(membership))
     }
 

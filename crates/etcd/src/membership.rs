@@ -19,6 +19,8 @@ pub struct EtcdMembership {
     keys: Keys,
     me: MemberInfo,
     lease: i64,
+    /// This etcd incarnation's epoch base: epochs are `base + revision`.
+    base: i64,
     /// Becomes true once the lease is lost; never goes back.
     lost: watch::Receiver<bool>,
     /// Signalled on every change under the cluster's keys.
@@ -33,7 +35,9 @@ impl EtcdMembership {
         keys: Keys,
         me: MemberInfo,
         ttl: Duration,
+        floor: Epoch,
     ) -> Result<Self, CoordError> {
+        let base = incarnation(&mut client, &keys, floor).await?;
         let ttl_secs = i64::try_from(ttl.as_secs().max(2)).unwrap_or(i64::MAX);
         let lease = client
             .lease_grant(ttl_secs, None)
@@ -56,16 +60,21 @@ impl EtcdMembership {
             keys.root().to_string(),
             changes.clone(),
         ));
-        tracing::info!(member = %me.id, lease, "joined the cluster");
+        tracing::info!(member = %me.id, lease, epoch_base = base, "joined the cluster");
         Ok(Self {
             client,
             keys,
             me,
             lease,
+            base,
             lost,
             changes,
             tasks: vec![keeper, watcher],
         })
+    }
+
+    fn epoch(&self, revision: i64) -> Epoch {
+        Epoch(self.base.saturating_add(revision))
     }
 
     fn check_live(&self) -> Result<(), CoordError> {
@@ -82,6 +91,39 @@ impl Drop for EtcdMembership {
             t.abort();
         }
     }
+}
+
+/// The epoch base of this etcd's lifetime: created from `floor` if absent (the first join after
+/// etcd was created or rebuilt), else the stored one.
+async fn incarnation(client: &mut Client, keys: &Keys, floor: Epoch) -> Result<i64, CoordError> {
+    let key = keys.incarnation();
+    let txn = Txn::new()
+        .when(vec![Compare::create_revision(
+            key.clone(),
+            CompareOp::Equal,
+            0,
+        )])
+        .and_then(vec![TxnOp::put(key.clone(), floor.0.to_string(), None)]);
+    let created = client
+        .txn(txn)
+        .await
+        .map_err(|e| unavailable("creating the incarnation key", e))?
+        .succeeded();
+    if created {
+        tracing::info!(
+            epoch_base = floor.0,
+            "new etcd incarnation: epochs start above every stored epoch"
+        );
+    }
+    let resp = client
+        .get(key.clone(), None)
+        .await
+        .map_err(|e| unavailable("reading the incarnation key", e))?;
+    let kv = resp
+        .kvs()
+        .first()
+        .ok_or_else(|| unavailable("reading the incarnation key", "it vanished"))?;
+    Keys::parse_incarnation(&key, kv)
 }
 
 /// Keeps the lease alive every TTL/3. Declares it lost when etcd says it expired, or when no
@@ -199,7 +241,7 @@ impl Membership for EtcdMembership {
         Ok(resp.succeeded())
     }
 
-    async fn claim(&self, tp: &TopicPartition, slice: u32) -> Result<Option<Epoch>, CoordError> {
+    async fn claim(&self, tp: &TopicPartition, slice: u32) -> Result<bool, CoordError> {
         self.check_live()?;
         let key = self.keys.owner(tp);
         let txn = Txn::new()
@@ -218,14 +260,7 @@ impl Membership for EtcdMembership {
             .txn(txn)
             .await
             .map_err(|e| unavailable("claiming a partition", e))?;
-        if !resp.succeeded() {
-            return Ok(None);
-        }
-        let revision = resp
-            .header()
-            .map(|h| h.revision())
-            .ok_or_else(|| unavailable("claiming a partition", "response without a header"))?;
-        Ok(Some(Epoch(revision)))
+        Ok(resp.succeeded())
     }
 
     async fn release(&self, tps: &[TopicPartition]) -> Result<(), CoordError> {
@@ -258,7 +293,7 @@ impl Membership for EtcdMembership {
             return Err(CoordError::LeaseLost("member key is gone".into()));
         }
         resp.header()
-            .map(|h| Epoch(h.revision()))
+            .map(|h| self.epoch(h.revision()))
             .ok_or_else(|| unavailable("reading the revision", "response without a header"))
     }
 

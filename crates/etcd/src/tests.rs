@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use tidemark_model::assignment::{Assignment, SliceId};
-use tidemark_model::TopicPartition;
+use tidemark_model::{Epoch, TopicPartition};
 use tidemark_ports::{Coordinator, MemberInfo};
 use tidemark_testkit::Etcd;
 
@@ -27,11 +27,11 @@ async fn ownership_is_compare_and_create_and_epochs_grow() {
     let etcd = Etcd::start().expect("etcd");
     let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c1");
     let a = coord
-        .join(&member("a"), Duration::from_secs(10))
+        .join(&member("a"), Duration::from_secs(10), Epoch(1))
         .await
         .unwrap();
     let b = coord
-        .join(&member("b"), Duration::from_secs(10))
+        .join(&member("b"), Duration::from_secs(10), Epoch(1))
         .await
         .unwrap();
     let view = coord.view().await.unwrap();
@@ -43,26 +43,25 @@ async fn ownership_is_compare_and_create_and_epochs_grow() {
     );
     assert_eq!(view.slices().len(), 4);
 
-    let e1 = a.claim(&tp(0), 1).await.unwrap().expect("free partition");
-    assert_eq!(b.claim(&tp(0), 0).await.unwrap(), None, "held by a");
+    assert!(a.claim(&tp(0), 1).await.unwrap(), "free partition");
+    let e1 = a.current_revision().await.unwrap();
+    assert!(!b.claim(&tp(0), 0).await.unwrap(), "held by a");
     // b cannot release a's key.
     b.release(&[tp(0)]).await.unwrap();
-    assert_eq!(b.claim(&tp(0), 0).await.unwrap(), None);
+    assert!(!b.claim(&tp(0), 0).await.unwrap());
     let view = coord.view().await.unwrap();
     assert_eq!(
-        view.owners[&tp(0)].0,
+        view.owners[&tp(0)],
         SliceId {
             member: "a".into(),
             slice: 1
         }
     );
-    assert_eq!(view.owners[&tp(0)].1, e1);
 
     a.release(&[tp(0)]).await.unwrap();
-    let e2 = b.claim(&tp(0), 0).await.unwrap().expect("released");
-    assert!(e2 > e1);
-    let now = b.current_revision().await.unwrap();
-    assert!(now >= e2);
+    assert!(b.claim(&tp(0), 0).await.unwrap(), "released");
+    let e2 = b.current_revision().await.unwrap();
+    assert!(e2 > e1, "a later owner's epoch is greater: {e2:?} > {e1:?}");
 
     // Leaving revokes the lease: b's key disappears at once.
     b.leave().await.unwrap();
@@ -76,7 +75,7 @@ async fn the_assignment_is_published_only_at_the_expected_revision() {
     let etcd = Etcd::start().expect("etcd");
     let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c2");
     let a = coord
-        .join(&member("a"), Duration::from_secs(10))
+        .join(&member("a"), Duration::from_secs(10), Epoch(1))
         .await
         .unwrap();
     let mut first = Assignment::new();
@@ -110,8 +109,8 @@ async fn a_lease_that_cannot_be_kept_alive_is_reported_lost_and_its_keys_expire(
     let mut etcd = Etcd::start().expect("etcd");
     let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c3");
     let ttl = Duration::from_secs(3);
-    let a = coord.join(&member("a"), ttl).await.unwrap();
-    a.claim(&tp(0), 0).await.unwrap().expect("claim");
+    let a = coord.join(&member("a"), ttl, Epoch(1)).await.unwrap();
+    assert!(a.claim(&tp(0), 0).await.unwrap(), "claim");
     // etcd down for longer than the TTL: the membership must say so within about a TTL.
     etcd.kill9();
     let started = Instant::now();
@@ -140,8 +139,8 @@ async fn a_lease_that_cannot_be_kept_alive_is_reported_lost_and_its_keys_expire(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // A new membership works.
-    let again = coord.join(&member("a"), ttl).await.unwrap();
-    assert!(again.claim(&tp(0), 0).await.unwrap().is_some());
+    let again = coord.join(&member("a"), ttl, Epoch(1)).await.unwrap();
+    assert!(again.claim(&tp(0), 0).await.unwrap());
 }
 
 #[tokio::test]
@@ -149,7 +148,7 @@ async fn watch_reports_changes_promptly() {
     let etcd = Etcd::start().expect("etcd");
     let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c4");
     let a = coord
-        .join(&member("a"), Duration::from_secs(10))
+        .join(&member("a"), Duration::from_secs(10), Epoch(1))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await; // let the watch start
@@ -157,7 +156,7 @@ async fn watch_reports_changes_promptly() {
     let join_b = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         coord
-            .join(&member("b"), Duration::from_secs(10))
+            .join(&member("b"), Duration::from_secs(10), Epoch(1))
             .await
             .unwrap()
     };
@@ -167,4 +166,35 @@ async fn watch_reports_changes_promptly() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Epochs are the incarnation base plus a revision: the first join fixes the base from its
+/// floor, later joins keep it, and an etcd rebuilt from empty takes the floor of the next join,
+/// so epochs keep rising above everything handed out before.
+#[tokio::test]
+async fn epochs_keep_rising_across_an_etcd_rebuilt_from_empty() {
+    let mut etcd = Etcd::start().expect("etcd");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c5");
+    let ttl = Duration::from_secs(10);
+    let a = coord.join(&member("a"), ttl, Epoch(1_000)).await.unwrap();
+    assert!(a.claim(&tp(0), 0).await.unwrap(), "claim");
+    let now = a.current_revision().await.unwrap();
+    assert!(now.0 > 1_000, "{now:?}");
+    // A later join with a lower floor keeps the stored base.
+    let b = coord.join(&member("b"), ttl, Epoch(5)).await.unwrap();
+    assert!(b.current_revision().await.unwrap() > now);
+    drop((a, b));
+
+    // Rebuilt from empty: revisions start again from 1.
+    etcd.kill9();
+    std::fs::remove_dir_all(etcd.data_dir()).expect("wiping etcd's data");
+    etcd.restart().expect("restart");
+    let highest = now.0;
+    let c = coord
+        .join(&member("c"), ttl, Epoch(highest + 1))
+        .await
+        .unwrap();
+    assert!(c.claim(&tp(0), 0).await.unwrap(), "claim after rebuild");
+    let after = c.current_revision().await.unwrap();
+    assert!(after.0 > highest, "{after:?} after {highest}");
 }

@@ -102,8 +102,20 @@ pub(crate) async fn run_sessions(
     let mut shutdown: Shutdown<'_> = shutdown;
     let mut backoff = Duration::from_millis(200);
     loop {
+        // Above every epoch stored so far: the membership's epochs start over it if the
+        // coordination service has no memory of this pipeline (new, or rebuilt from empty).
+        let floor = match warehouse.next_epoch().await {
+            Ok(floor) => floor,
+            Err(e) if e.is_retriable() => {
+                tracing::warn!(error = %ErrorChain(&e), retry_in = ?backoff, "cannot read the stored epochs");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let joined = tokio::select! {
-            j = coordinator.join(&lifecycle.member, lifecycle.lease_ttl) => j,
+            j = coordinator.join(&lifecycle.member, lifecycle.lease_ttl, floor) => j,
             _ = &mut shutdown => return Ok(snapshot(&summary)),
         };
         let membership = match joined {
@@ -304,7 +316,7 @@ impl Session<'_> {
                 let mut gained = false;
                 if only_missing {
                     for tp in target.difference(tps) {
-                        if self.membership.claim(tp, slice as u32).await?.is_some() {
+                        if self.membership.claim(tp, slice as u32).await? {
                             slot.held.insert(tp.clone());
                             gained = true;
                         }
@@ -323,7 +335,7 @@ impl Session<'_> {
             }
             SliceState::Idle => {
                 for tp in target.difference(&slot.held.clone()) {
-                    if self.membership.claim(tp, slice as u32).await?.is_some() {
+                    if self.membership.claim(tp, slice as u32).await? {
                         slot.held.insert(tp.clone());
                     }
                 }

@@ -2,8 +2,9 @@
 //!
 //! It runs the same session lifecycle as a cluster replica (`session.rs`), joined to a static
 //! membership of one member that never loses its lease: the member is its own leader, every
-//! claim succeeds, and the fencing epoch is one fresh epoch from the warehouse, greater than
-//! any stored for the pipeline — so starting a standalone replica fences any older process.
+//! claim succeeds, and the fencing epoch is the join's floor, one fresh epoch from the
+//! warehouse greater than any stored for the pipeline — so starting a standalone replica fences
+//! any older process.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,6 @@ pub async fn run_pipeline(
     summary: Arc<Mutex<RunSummary>>,
 ) -> Result<RunSummary, PipelineError> {
     let layouts = layouts(&spec.tables, &*warehouse).await?;
-    let epoch = warehouse.next_epoch().await?;
     let member = MemberInfo {
         id: STANDALONE.into(),
         address: String::new(),
@@ -53,7 +53,7 @@ pub async fn run_pipeline(
         refresh: spec.mode == Mode::Refresh,
         on_fence: OnFence::Fail,
     };
-    let coordinator = Arc::new(StaticCoordinator { epoch });
+    let coordinator = Arc::new(StaticCoordinator);
     run_sessions(
         lifecycle,
         layouts,
@@ -67,10 +67,7 @@ pub async fn run_pipeline(
 }
 
 /// A membership of one, fixed for the life of the process.
-struct StaticCoordinator {
-    /// The fencing epoch of every claim of this process.
-    epoch: Epoch,
-}
+struct StaticCoordinator;
 
 #[async_trait]
 impl Coordinator for StaticCoordinator {
@@ -78,10 +75,11 @@ impl Coordinator for StaticCoordinator {
         &self,
         me: &MemberInfo,
         _ttl: Duration,
+        floor: Epoch,
     ) -> Result<Box<dyn Membership>, CoordError> {
         Ok(Box::new(StaticMembership {
             me: me.clone(),
-            epoch: self.epoch,
+            epoch: floor,
             assignment: Mutex::new(None),
         }))
     }
@@ -93,6 +91,7 @@ impl Coordinator for StaticCoordinator {
 
 struct StaticMembership {
     me: MemberInfo,
+    /// The fencing epoch of every claim of this process.
     epoch: Epoch,
     /// The assignment this member published to itself (the revision is 1 once published).
     assignment: Mutex<Option<Assignment>>,
@@ -130,8 +129,8 @@ impl Membership for StaticMembership {
         Ok(true)
     }
 
-    async fn claim(&self, _tp: &TopicPartition, _slice: u32) -> Result<Option<Epoch>, CoordError> {
-        Ok(Some(self.epoch))
+    async fn claim(&self, _tp: &TopicPartition, _slice: u32) -> Result<bool, CoordError> {
+        Ok(true)
     }
 
     async fn current_revision(&self) -> Result<Epoch, CoordError> {

@@ -45,8 +45,10 @@ pub struct ClusterView {
     /// The published assignment and the revision it was written at (0 if none yet).
     pub assignment: Assignment,
     pub assignment_revision: i64,
-    /// Who holds each ownership key, with its epoch (the revision that created it).
-    pub owners: BTreeMap<TopicPartition, (SliceId, Epoch)>,
+    /// Who holds each ownership key. (The fencing epoch of an ownership is the one stored with
+    /// the partition's watermark in the warehouse: `Membership::current_revision` at the start
+    /// of the owner.)
+    pub owners: BTreeMap<TopicPartition, SliceId>,
 }
 
 impl ClusterView {
@@ -73,8 +75,19 @@ impl ClusterView {
 #[async_trait]
 pub trait Coordinator: Send + Sync {
     /// Joins the cluster under a new lease kept alive in the background.
-    async fn join(&self, me: &MemberInfo, ttl: Duration)
-        -> Result<Box<dyn Membership>, CoordError>;
+    ///
+    /// `floor` is an epoch greater than every epoch stored in the warehouse for this pipeline
+    /// (`Warehouse::next_epoch`). Every epoch the membership hands out is an *incarnation base*
+    /// plus a revision of the coordination service; the base is fixed when the service first
+    /// sees the pipeline, to the `floor` of that join. So when the service is rebuilt from empty
+    /// (its revisions start again from 1), epochs still rise above every stored one instead of
+    /// being fenced forever.
+    async fn join(
+        &self,
+        me: &MemberInfo,
+        ttl: Duration,
+        floor: Epoch,
+    ) -> Result<Box<dyn Membership>, CoordError>;
     /// Reads the cluster state (for `status`).
     async fn view(&self) -> Result<ClusterView, CoordError>;
 }
@@ -97,11 +110,11 @@ pub trait Membership: Send + Sync {
         expected_revision: i64,
     ) -> Result<bool, CoordError>;
     /// Claims a partition for one of this member's slices with a compare-and-create bound to
-    /// the lease. `None`: someone else holds it. `Some(epoch)`: the revision that created the
-    /// key, the fencing token of this ownership.
-    async fn claim(&self, tp: &TopicPartition, slice: u32) -> Result<Option<Epoch>, CoordError>;
-    /// The current revision, after every claim made so far: the epoch of an owner that starts
-    /// now (greater than that of any owner that held one of its partitions before).
+    /// the lease. `false`: someone else holds it.
+    async fn claim(&self, tp: &TopicPartition, slice: u32) -> Result<bool, CoordError>;
+    /// The epoch of the current revision, after every claim made so far: the fencing epoch of
+    /// an owner that starts now (greater than that of any owner that held one of its
+    /// partitions before, in this incarnation of the service or an earlier one).
     async fn current_revision(&self) -> Result<Epoch, CoordError>;
     /// Deletes ownership keys this member holds.
     async fn release(&self, tps: &[TopicPartition]) -> Result<(), CoordError>;

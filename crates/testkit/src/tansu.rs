@@ -16,7 +16,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many free ports to try if another process grabs ours first.
 const PORT_ATTEMPTS: usize = 5;
 /// How to install the broker, for error messages.
-const INSTALL_HINT: &str = "run `cargo install tansu --locked --features libsql`";
+const INSTALL_HINT: &str =
+    "run the tests with `cargo xtask test`, which installs it (or `cargo xtask setup` alone)";
 
 /// A `tansu broker` process storing its data in `TEMPDIR/tansu.db`; killed by PID on drop.
 #[derive(Debug)]

@@ -172,13 +172,27 @@ async fn shutdown_signal() {
 
 /// The committed next offsets, per topic and partition, read back from the warehouse.
 pub fn stored_offsets(config: &Config) -> Result<BTreeMap<String, BTreeMap<i32, i64>>, CliError> {
+    Ok(stored_marks(config)?
+        .into_iter()
+        .map(|(topic, parts)| {
+            let parts = parts.into_iter().map(|(p, (next, _))| (p, next)).collect();
+            (topic, parts)
+        })
+        .collect())
+}
+
+/// Per topic and partition with a committed offset, what the warehouse stores: the next offset
+/// and the fencing epoch.
+pub fn stored_marks(
+    config: &Config,
+) -> Result<BTreeMap<String, BTreeMap<i32, (i64, i64)>>, CliError> {
     let warehouse = wiring::warehouse(config)?;
     let marks = wiring::block_on(warehouse.watermarks())??;
-    let mut out: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
+    let mut out = StoredMarks::new();
     for w in marks {
         out.entry(w.tp.topic.to_string())
             .or_default()
-            .insert(w.tp.partition, w.next_offset);
+            .insert(w.tp.partition, (w.next_offset, w.epoch.0));
     }
     Ok(out)
 }

@@ -6,15 +6,16 @@ use tidemark_config::{Config, CoordinationMode};
 use tidemark_model::TopicPartition;
 use tidemark_ports::{Broker, ClusterView, Coordinator};
 
-use crate::commands::run::stored_offsets;
+use crate::commands::run::stored_marks;
 use crate::error::CliError;
 use crate::wiring;
 
-/// Prints members and ownership (etcd mode), and per partition: the stored next offset, the
-/// log's start and high-water mark, and the lag.
+/// Prints members and ownership (etcd mode), and per partition: the stored next offset and
+/// fencing epoch (the epoch of the owner that last claimed or committed it), the log's start
+/// and high-water mark, and the lag.
 pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     let config = Config::load(path)?;
-    let offsets = stored_offsets(&config)?;
+    let marks = stored_marks(&config)?;
     let view = match config.coordination.mode {
         CoordinationMode::Etcd => Some(cluster_view(&config)?),
         CoordinationMode::Standalone => None,
@@ -25,13 +26,15 @@ pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
         for p in broker.partitions(&t.topic, Duration::from_secs(30))? {
             let tp = TopicPartition::new(t.topic.as_str(), p);
             let (low, high) = broker.watermarks(&tp, Duration::from_secs(30))?;
-            let next = offsets.get(&t.topic).and_then(|o| o.get(&p)).copied();
+            let mark = marks.get(&t.topic).and_then(|o| o.get(&p)).copied();
+            let next = mark.map(|(next, _)| next);
+            let epoch = mark.map(|(_, epoch)| epoch);
             let lag = high - next.unwrap_or(low);
             let owner = view
                 .as_ref()
                 .and_then(|v| v.owners.get(&tp))
-                .map(|(s, e)| (format!("{}/{}", s.member, s.slice), e.0));
-            rows.push((tp, next, low, high, lag, owner));
+                .map(|s| format!("{}/{}", s.member, s.slice));
+            rows.push((tp, next, low, high, lag, (owner, epoch)));
         }
     }
     let now_ms = std::time::SystemTime::now()
@@ -52,7 +55,7 @@ pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             .map(|(tp, next, low, high, lag, owner)| {
                 serde_json::json!({"topic": &*tp.topic, "partition": tp.partition, "next_offset": next,
                     "log_start": low, "high_watermark": high, "lag": lag,
-                    "owner": owner.as_ref().map(|o| &o.0), "epoch": owner.as_ref().map(|o| o.1)})
+                    "owner": owner.0, "epoch": owner.1})
             })
             .collect();
         println!(
@@ -82,9 +85,11 @@ pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     let mut total_lag = 0;
     for (tp, next, low, high, lag, owner) in &rows {
         let next = next.map_or("-".to_string(), |n| n.to_string());
-        let owner = owner
-            .as_ref()
-            .map_or("-".to_string(), |(o, e)| format!("{o} ({e})"));
+        let owner = format!(
+            "{} ({})",
+            owner.0.as_deref().unwrap_or("-"),
+            owner.1.map_or("-".to_string(), |e| e.to_string())
+        );
         println!(
             "{:<40} {:>9} {next:>12} {low:>12} {high:>12} {lag:>10}  {owner}",
             tp.topic, tp.partition
