@@ -181,11 +181,12 @@ pub fn stored_offsets(config: &Config) -> Result<BTreeMap<String, BTreeMap<i32, 
         .collect())
 }
 
+/// Per topic, per partition: (stored next offset, stored fencing epoch).
+pub type StoredMarks = BTreeMap<String, BTreeMap<i32, (i64, i64)>>;
+
 /// Per topic and partition with a committed offset, what the warehouse stores: the next offset
 /// and the fencing epoch.
-pub fn stored_marks(
-    config: &Config,
-) -> Result<BTreeMap<String, BTreeMap<i32, (i64, i64)>>, CliError> {
+pub fn stored_marks(config: &Config) -> Result<StoredMarks, CliError> {
     let warehouse = wiring::warehouse(config)?;
     let marks = wiring::block_on(warehouse.watermarks())??;
     let mut out = StoredMarks::new();
