@@ -267,8 +267,15 @@ pub fn try_watermarks(url: &str) -> Result<BTreeMap<(String, i32), i64>, String>
                 "SELECT topic, partition, next_offset FROM tidemark.watermarks WHERE next_offset IS NOT NULL",
                 &[],
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            // tidemark has not created its tables yet: nothing is stored.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                Vec::new()
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         Ok(rows
             .iter()
             .map(|r| {
