@@ -208,3 +208,66 @@ fn records_deleted_by_retention_before_they_were_applied_stop_with_the_missing_r
         "the watermark must not jump"
     );
 }
+
+/// SIGTERM while merges are failing because the warehouse is down: the drain keeps retrying
+/// (it does not give up because a shutdown was asked for), succeeds once PostgreSQL is back,
+/// and the process exits 0. What it committed plus a later refresh equals the oracle.
+#[test]
+fn sigterm_during_a_warehouse_outage_drains_once_it_is_back_and_exits_zero() {
+    let mut stack = Stack::start();
+    let setups = salesdb_setups();
+    stack.prepare(&setups, 3);
+    let mut history = Generator::new(
+        setups.iter().map(|s| s.def.clone()).collect(),
+        GenConfig {
+            partitions: 3,
+            ..GenConfig::hostile(57, 20_000)
+        },
+    );
+    produce(stack.kafka.bootstrap(), history.by_ref().take(10_000));
+    let config = stack.config(
+        "sigterm-outage",
+        &setups,
+        "[batch]\nmax_rows = 300\nlinger = \"20ms\"\n",
+    );
+    let url = stack.url();
+    let mut running = Running::start(&config, stack.dir.path().join("run.log"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while watermarks(&url).values().sum::<i64>() < 1_000 {
+        running.assert_alive();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress:\n{}",
+            running.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stack.pg.kill9();
+    produce(stack.kafka.bootstrap(), history.by_ref().take(5_000));
+    // Wait until a merge is failing and being retried, then ask for a shutdown.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !running.log_text().contains("merge failed; retrying") {
+        running.assert_alive();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no retry seen:\n{}",
+            running.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_secs(2));
+    running.assert_alive(); // still draining: the failed merge is not given up
+    stack.pg.restart().expect("restart postgres");
+    let status = running.terminate(Duration::from_secs(30));
+    let log = running.log_text();
+    assert!(status.success(), "{status}:\n{log}");
+    assert!(
+        log.contains("attempt="),
+        "the retries are counted in the log:\n{log}"
+    );
+    // The rest of the history, then everything still unapplied.
+    produce(stack.kafka.bootstrap(), history.by_ref());
+    refresh(&config);
+    assert_matches_oracle(&url, &setups, history.oracle());
+}
