@@ -2,7 +2,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tidemark_ports::RawRecord;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Bytes a record holds between fetch and commit beyond its key and value: the `RawRecord`
+/// itself (topic pointer, partition, offset, two `Option<Vec>` headers: 56 bytes on 64-bit)
+/// rounded up for the allocator.
+const RECORD_OVERHEAD: usize = 64;
+
+/// The bytes one record is accounted for in the [`MemoryBudget`]: what the fetch thread takes
+/// and what the owner moves into the record's batch. One function, so the two always agree.
+pub(crate) fn accounted_bytes(record: &RawRecord) -> usize {
+    record.payload_len() + RECORD_OVERHEAD
+}
 
 /// The replica-wide cap on record bytes between fetch and commit (bounded memory). Fetch threads
 /// take permits for the bytes they read; the permits travel with the records into batches and

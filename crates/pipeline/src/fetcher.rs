@@ -5,7 +5,7 @@ use std::time::Duration;
 use tidemark_ports::{ReadEvent, RecordReader};
 use tokio::sync::mpsc;
 
-use crate::budget::MemoryBudget;
+use crate::budget::{accounted_bytes, MemoryBudget};
 use crate::messages::FetchedChunk;
 
 /// Records per poll: large enough to amortize the hand-off, small enough to keep latency low.
@@ -35,7 +35,7 @@ pub(crate) fn spawn_fetcher(
             let bytes: usize = events
                 .iter()
                 .map(|e| match e {
-                    ReadEvent::Record(r) => r.payload_len() + 64,
+                    ReadEvent::Record(r) => accounted_bytes(r),
                     ReadEvent::PartitionEof { .. } => 0,
                 })
                 .sum();

@@ -15,6 +15,7 @@
 mod budget;
 mod cluster;
 mod fetcher;
+mod in_flight;
 mod layouts;
 mod merger;
 mod messages;

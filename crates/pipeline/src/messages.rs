@@ -2,6 +2,7 @@ use actix::Message;
 use tidemark_ports::{BrokerError, MergeRequest, ReadEvent};
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::in_flight::InFlightGuard;
 use crate::PipelineError;
 
 /// Records read by a fetch thread, with the memory permit covering their bytes.
@@ -20,6 +21,11 @@ pub(crate) struct MergeBatch {
     pub request: MergeRequest,
     /// Which slice sent it, for logs.
     pub slice: usize,
+    /// Counts the batch among its owner's batches in flight until it is dropped. Declared
+    /// before `slot`: fields drop in order, and the count must fall before the slot lets the
+    /// owner cut the next batch.
+    #[allow(dead_code)]
+    pub counted: InFlightGuard,
     /// The owner's in-flight slot: released when the merge is done, which lets the owner
     /// send its next batch (backpressure). Held for its `Drop`.
     #[allow(dead_code)]

@@ -1,3 +1,12 @@
+//! The partition owner: decodes a slice's records, ranks them per key into one pending batch
+//! per table, and sends batches to the tables' mergers.
+//!
+//! Backpressure is exact: a batch is cut from its pending records only when an in-flight slot
+//! is in hand, so at most `batch.max_in_flight` batches of an owner exist (waiting in a
+//! merger's mailbox or being merged) at any time. When a table's pending batch is full and no
+//! slot is free, the owner stops decoding — the rest of the fetched chunk waits, unread, with
+//! its memory — until a merge finishes.
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +19,8 @@ use tidemark_ports::{MergeRequest, RawRecord, ReadEvent};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::budget::accounted_bytes;
+use crate::in_flight::InFlight;
 use crate::merger::TableMerger;
 use crate::messages::{Abort, Drain, FetchedChunk, MergeBatch, SupervisorEvent};
 use crate::spec::BatchLimits;
@@ -21,14 +32,7 @@ pub(crate) struct Route {
     pub decoder: TableDecoder,
 }
 
-/// A batch waiting for an in-flight slot.
-struct Outgoing {
-    merger: Addr<TableMerger>,
-    request: MergeRequest,
-    memory: Option<OwnedSemaphorePermit>,
-}
-
-/// Records of one table collected since the last flush.
+/// Records of one table collected since the last batch was cut.
 struct Pending {
     batch: RankedBatch,
     /// Next offset per partition of this table's topic, committed with the batch.
@@ -48,11 +52,15 @@ impl Pending {
             since: Instant::now(),
         }
     }
+
+    /// The one "batch is full" rule: `max_rows` ranked rows or `max_bytes` of them.
+    fn is_full(&self, limits: &BatchLimits) -> bool {
+        self.batch.len() >= limits.max_rows || self.batch.bytes >= limits.max_bytes
+    }
 }
 
-/// Owns a slice of partitions: decodes their records, ranks them per key into one micro-batch
-/// per table, and sends full (or lingering) batches to the tables' mergers.
-pub(crate) struct PartitionOwner {
+/// Everything an owner is started with.
+pub(crate) struct OwnerConfig {
     /// Slice number, for logs and reports.
     pub slice: usize,
     /// Fencing token written with every watermark of this owner.
@@ -60,70 +68,80 @@ pub(crate) struct PartitionOwner {
     pub limits: BatchLimits,
     /// By topic.
     pub routes: HashMap<Arc<str>, Route>,
-    /// Next offset read per owned partition (starts at the resume offset).
+    /// Next offset per owned partition (the resume offsets).
     pub positions: HashMap<TopicPartition, i64>,
     /// `refresh` mode: the high-water marks noted at start; the owner finishes when every
     /// partition reaches its mark, and ignores records at or past it.
     pub targets: Option<HashMap<TopicPartition, i64>>,
-    /// In-flight merge slots (`limits.max_in_flight` permits).
-    pub slots: Arc<Semaphore>,
     /// Tells the fetch thread to stop.
     pub stop_fetch: Arc<AtomicBool>,
-    /// The fetch thread's output, attached as a stream when the actor starts.
-    pub chunks: Option<mpsc::Receiver<FetchedChunk>>,
+    /// The fetch thread's output.
+    pub chunks: mpsc::Receiver<FetchedChunk>,
     pub supervisor: mpsc::UnboundedSender<SupervisorEvent>,
+    /// The owner's batches in flight (for tests and metrics).
+    pub in_flight: Arc<InFlight>,
+}
+
+/// Owns a slice of partitions (see the module documentation).
+pub(crate) struct PartitionOwner {
+    slice: usize,
+    epoch: Epoch,
+    limits: BatchLimits,
+    routes: HashMap<Arc<str>, Route>,
+    /// Next offset read per owned partition.
+    positions: HashMap<TopicPartition, i64>,
+    targets: Option<HashMap<TopicPartition, i64>>,
+    /// In-flight batch slots (`limits.max_in_flight` permits); a batch holds one until merged.
+    slots: Arc<Semaphore>,
+    stop_fetch: Arc<AtomicBool>,
+    /// Attached as a stream when the actor starts.
+    chunks: Option<mpsc::Receiver<FetchedChunk>>,
+    supervisor: mpsc::UnboundedSender<SupervisorEvent>,
+    in_flight: Arc<InFlight>,
     pending: HashMap<Arc<str>, Pending>,
-    /// Batches ready to send, in order, waiting for an in-flight slot.
-    outbox: VecDeque<Outgoing>,
-    /// A wait for a slot is installed (at most one wait is ever outstanding: actix polls
-    /// waits newest first, so two would reorder sends).
-    pumping: bool,
+    /// Tables whose pending batch is due (full, lingered, or flushed by a drain), in the order
+    /// they became due: each is cut and sent when a slot is free.
+    due: VecDeque<Arc<str>>,
+    /// The unread rest of a fetched chunk while a full batch waits for a slot, and the memory
+    /// permit of those records.
+    deferred: VecDeque<ReadEvent>,
+    deferred_memory: Option<OwnedSemaphorePermit>,
+    /// A wait for a slot is installed (the owner reads nothing until it resolves).
+    blocked: bool,
     /// Set once the owner stops taking records.
     finishing: bool,
-    /// The result to report once the outbox is empty and every merge is done.
+    /// The result to report once every due batch is sent and every merge is done.
     outcome: Option<Result<(), PipelineError>>,
     /// Reused buffer for the changes of one record.
     scratch: Vec<Change>,
 }
 
 impl PartitionOwner {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        slice: usize,
-        epoch: Epoch,
-        limits: BatchLimits,
-        routes: HashMap<Arc<str>, Route>,
-        positions: HashMap<TopicPartition, i64>,
-        targets: Option<HashMap<TopicPartition, i64>>,
-        stop_fetch: Arc<AtomicBool>,
-        chunks: mpsc::Receiver<FetchedChunk>,
-        supervisor: mpsc::UnboundedSender<SupervisorEvent>,
-    ) -> Self {
+    pub(crate) fn new(config: OwnerConfig) -> Self {
         Self {
-            slice,
-            epoch,
-            slots: Arc::new(Semaphore::new(limits.max_in_flight)),
-            limits,
-            routes,
-            positions,
-            targets,
-            stop_fetch,
-            chunks: Some(chunks),
-            supervisor,
+            slice: config.slice,
+            epoch: config.epoch,
+            slots: Arc::new(Semaphore::new(config.limits.max_in_flight)),
+            limits: config.limits,
+            routes: config.routes,
+            positions: config.positions,
+            targets: config.targets,
+            stop_fetch: config.stop_fetch,
+            chunks: Some(config.chunks),
+            supervisor: config.supervisor,
+            in_flight: config.in_flight,
             pending: HashMap::new(),
-            outbox: VecDeque::new(),
-            pumping: false,
+            due: VecDeque::new(),
+            deferred: VecDeque::new(),
+            deferred_memory: None,
+            blocked: false,
             finishing: false,
             outcome: None,
             scratch: Vec::with_capacity(2),
         }
     }
 
-    fn on_record(
-        &mut self,
-        record: RawRecord,
-        memory: &mut Option<OwnedSemaphorePermit>,
-    ) -> Result<(), PipelineError> {
+    fn on_record(&mut self, record: RawRecord) -> Result<(), PipelineError> {
         let tp = TopicPartition::new(record.topic.clone(), record.partition);
         if let Some(target) = self.targets.as_ref().and_then(|t| t.get(&tp)) {
             if record.offset >= *target {
@@ -165,8 +183,9 @@ impl PartitionOwner {
         }
         pending.batch.events += 1;
         pending.offsets.insert(record.partition, record.offset + 1);
-        if let Some(chunk_memory) = memory.as_mut() {
-            if let Some(mine) = chunk_memory.split(record.payload_len() + 64) {
+        // The record's share of its chunk's memory moves into the batch that holds it.
+        if let Some(chunk_memory) = self.deferred_memory.as_mut() {
+            if let Some(mine) = chunk_memory.split(accounted_bytes(&record)) {
                 match pending.memory.as_mut() {
                     Some(m) => m.merge(mine),
                     None => pending.memory = Some(mine),
@@ -192,17 +211,77 @@ impl PartitionOwner {
         }
     }
 
-    /// Sends a table's pending batch to its merger, waiting for an in-flight slot if needed.
-    fn flush(&mut self, topic: &Arc<str>, ctx: &mut Context<Self>) {
-        let Some(pending) = self.pending.remove(topic) else {
+    /// Decodes the deferred events until they are done or a full batch must wait for a slot.
+    fn process(&mut self, ctx: &mut Context<Self>) {
+        while !self.finishing {
+            let Some(event) = self.deferred.pop_front() else {
+                break;
+            };
+            match event {
+                ReadEvent::Record(record) => {
+                    let topic = record.topic.clone();
+                    if let Err(e) = self.on_record(record) {
+                        // Everything before the bad record is applied; nothing after it.
+                        self.finish(ctx, Err(e), true);
+                        return;
+                    }
+                    if self
+                        .pending
+                        .get(&topic)
+                        .is_some_and(|p| p.is_full(&self.limits))
+                    {
+                        self.mark_due(&topic);
+                        self.send_due();
+                        if self
+                            .pending
+                            .get(&topic)
+                            .is_some_and(|p| p.is_full(&self.limits))
+                        {
+                            // No slot: read nothing more until a merge finishes.
+                            self.wait_for_slot(ctx);
+                            return;
+                        }
+                    }
+                }
+                ReadEvent::PartitionEof { tp, next_offset } => self.on_eof(tp, next_offset),
+            }
+        }
+        // The chunk is done: release what was not moved into a batch (tombstones' overhead,
+        // records past a refresh target).
+        self.deferred_memory = None;
+        if self.refresh_complete() {
+            self.finish(ctx, Ok(()), true);
+        }
+    }
+
+    fn mark_due(&mut self, topic: &Arc<str>) {
+        if self.pending.contains_key(topic) && !self.due.contains(topic) {
+            self.due.push_back(topic.clone());
+        }
+    }
+
+    /// Cuts and sends due batches, in order, while slots are free.
+    fn send_due(&mut self) {
+        while !self.due.is_empty() {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => self.send_first_due(slot),
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Cuts the first due table's batch and sends it with `slot`.
+    fn send_first_due(&mut self, slot: OwnedSemaphorePermit) {
+        let Some(topic) = self.due.pop_front() else {
+            return; // the slot is released: nothing is due any more
+        };
+        let (Some(pending), Some(route)) = (self.pending.remove(&topic), self.routes.get(&topic))
+        else {
             return;
         };
         if pending.batch.events == 0 && pending.offsets.is_empty() {
             return;
         }
-        let Some(route) = self.routes.get(topic) else {
-            return;
-        };
         let events = pending.batch.events;
         let request = MergeRequest {
             changes: pending.batch.into_winners().collect(),
@@ -217,58 +296,60 @@ impl PartitionOwner {
                 .collect(),
             events,
         };
-        self.outbox.push_back(Outgoing {
-            merger: route.merger.clone(),
+        route.merger.do_send(MergeBatch {
             request,
+            slice: self.slice,
+            slot,
             memory: pending.memory,
+            counted: self.in_flight.enter(),
         });
-        self.pump(ctx);
     }
 
-    /// Sends queued batches in order while slots are free; otherwise waits for one. While it
-    /// waits the owner handles nothing else: that is the backpressure.
-    fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.pumping {
+    /// Waits for a slot, handling nothing else meanwhile (this is the backpressure), sends the
+    /// first due batch with it, and goes on. At most one wait is ever installed: the semaphore
+    /// hands permits out in order, and a second waiter that actix does not poll while the first
+    /// blocks the context would hold a permit forever.
+    fn wait_for_slot(&mut self, ctx: &mut Context<Self>) {
+        if self.blocked {
             return;
         }
-        while !self.outbox.is_empty() {
-            match self.slots.clone().try_acquire_owned() {
-                Ok(slot) => self.send_front(slot),
-                Err(_) => {
-                    self.pumping = true;
-                    let slots = self.slots.clone();
-                    ctx.wait(
-                        async move { slots.acquire_owned().await }
-                            .into_actor(self)
-                            .map(|slot, act, ctx| {
-                                act.pumping = false;
-                                if let Ok(slot) = slot {
-                                    act.send_front(slot);
-                                }
-                                act.pump(ctx);
-                            }),
-                    );
-                    return;
-                }
-            }
+        self.blocked = true;
+        let slots = self.slots.clone();
+        ctx.wait(
+            async move { slots.acquire_owned().await }
+                .into_actor(self)
+                .map(|slot, act, ctx| {
+                    act.blocked = false;
+                    if let Ok(slot) = slot {
+                        act.send_first_due(slot);
+                    }
+                    act.send_due();
+                    act.resume(ctx);
+                }),
+        );
+    }
+
+    /// After batches were sent: continue reading, wait for another slot, or complete. A batch
+    /// that is due only by `linger` does not hold up reading: it grows until the next tick
+    /// finds a slot for it.
+    fn resume(&mut self, ctx: &mut Context<Self>) {
+        let must_wait = self.finishing
+            || !self.deferred.is_empty()
+                && self
+                    .due
+                    .iter()
+                    .any(|t| self.pending.get(t).is_some_and(|p| p.is_full(&self.limits)));
+        if !self.due.is_empty() && must_wait {
+            self.wait_for_slot(ctx);
+        } else if !self.deferred.is_empty() {
+            self.process(ctx);
         }
         self.maybe_complete(ctx);
     }
 
-    fn send_front(&mut self, slot: OwnedSemaphorePermit) {
-        if let Some(out) = self.outbox.pop_front() {
-            out.merger.do_send(MergeBatch {
-                request: out.request,
-                slice: self.slice,
-                slot,
-                memory: out.memory,
-            });
-        }
-    }
-
-    /// Once finishing and everything is sent: waits for every merge, reports, stops.
+    /// Once finishing and every due batch is sent: waits for every merge, reports, stops.
     fn maybe_complete(&mut self, ctx: &mut Context<Self>) {
-        if !self.finishing || self.pumping || !self.outbox.is_empty() {
+        if !self.finishing || self.blocked || !self.due.is_empty() {
             return;
         }
         let Some(result) = self.outcome.take() else {
@@ -283,24 +364,17 @@ impl PartitionOwner {
             }
             .into_actor(self)
             .map(move |_, act, ctx| {
+                tracing::debug!(
+                    slice,
+                    in_flight_peak = act.in_flight.peak(),
+                    "owner finished"
+                );
                 let _ = act
                     .supervisor
                     .send(SupervisorEvent::SliceFinished { slice, result });
                 ctx.stop();
             }),
         );
-    }
-
-    fn flush_where(&mut self, ctx: &mut Context<Self>, due: impl Fn(&Pending) -> bool) {
-        let topics: Vec<Arc<str>> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| due(p))
-            .map(|(t, _)| t.clone())
-            .collect();
-        for topic in topics {
-            self.flush(&topic, ctx);
-        }
     }
 
     fn refresh_complete(&self) -> bool {
@@ -312,8 +386,8 @@ impl PartitionOwner {
         }
     }
 
-    /// Stops fetching; flushes what is pending (unless a merge failed, when nothing after it
-    /// may be applied); waits for every in-flight merge; reports; stops.
+    /// Stops fetching; sends what is pending (unless `flush` is false: a merge failed or the
+    /// lease is gone, and nothing more may be applied); waits for every merge; reports; stops.
     fn finish(&mut self, ctx: &mut Context<Self>, result: Result<(), PipelineError>, flush: bool) {
         if self.finishing {
             return;
@@ -322,13 +396,18 @@ impl PartitionOwner {
         tracing::debug!(slice = self.slice, positions = ?self.positions, targets = ?self.targets, "owner finishing");
         self.stop_fetch.store(true, Ordering::Relaxed);
         self.outcome = Some(result);
+        // Records fetched but not decoded are not applied; they are read again next time.
+        self.deferred.clear();
+        self.deferred_memory = None;
         if flush {
-            self.flush_where(ctx, |_| true);
+            let topics: Vec<Arc<str>> = self.pending.keys().cloned().collect();
+            topics.iter().for_each(|t| self.mark_due(t));
+            self.send_due();
         } else {
             self.pending.clear();
-            self.outbox.clear();
+            self.due.clear();
         }
-        self.pump(ctx);
+        self.resume(ctx);
     }
 }
 
@@ -340,12 +419,19 @@ impl Actor for PartitionOwner {
             ctx.add_stream(ReceiverStream::new(rx));
         }
         let tick = (self.limits.linger / 4).max(std::time::Duration::from_millis(5));
-        ctx.run_interval(tick, |act, ctx| {
+        ctx.run_interval(tick, |act, _ctx| {
             if act.finishing {
                 return;
             }
             let linger = act.limits.linger;
-            act.flush_where(ctx, |p| p.since.elapsed() >= linger);
+            let lingered: Vec<Arc<str>> = act
+                .pending
+                .iter()
+                .filter(|(_, p)| p.since.elapsed() >= linger)
+                .map(|(t, _)| t.clone())
+                .collect();
+            lingered.iter().for_each(|t| act.mark_due(t));
+            act.send_due();
         });
         if self.refresh_complete() {
             self.finish(ctx, Ok(()), true);
@@ -358,40 +444,17 @@ impl StreamHandler<FetchedChunk> for PartitionOwner {
         if self.finishing {
             return;
         }
-        let (events, mut memory) = match chunk {
+        match chunk {
             FetchedChunk::Failed(e) => {
-                // Records already read are sound: flush them, then stop with the error.
+                // Records already read are sound: send them, then stop with the error.
                 self.finish(ctx, Err(e.into()), true);
-                return;
             }
-            FetchedChunk::Events { events, memory } => (events, memory),
-        };
-        for event in events {
-            match event {
-                ReadEvent::Record(record) => {
-                    let topic = record.topic.clone();
-                    if let Err(e) = self.on_record(record, &mut memory) {
-                        // Everything before the bad record is applied; nothing after it.
-                        self.finish(ctx, Err(e), true);
-                        return;
-                    }
-                    let full = self.pending.get(&topic).is_some_and(|p| {
-                        p.batch.len() >= self.limits.max_rows
-                            || p.batch.bytes >= self.limits.max_bytes
-                    });
-                    if full {
-                        self.flush(&topic, ctx);
-                    }
-                }
-                ReadEvent::PartitionEof { tp, next_offset } => self.on_eof(tp, next_offset),
+            FetchedChunk::Events { events, memory } => {
+                // Never blocked here: a blocking wait holds back the stream.
+                self.deferred.extend(events);
+                self.deferred_memory = memory;
+                self.process(ctx);
             }
-        }
-        let (max_rows, max_bytes) = (self.limits.max_rows, self.limits.max_bytes);
-        self.flush_where(ctx, |p| {
-            p.batch.len() >= max_rows || p.batch.bytes >= max_bytes
-        });
-        if self.refresh_complete() {
-            self.finish(ctx, Ok(()), true);
         }
     }
 
@@ -421,3 +484,6 @@ impl Handler<Abort> for PartitionOwner {
         self.finish(ctx, Ok(()), false);
     }
 }
+
+#[cfg(test)]
+mod tests;

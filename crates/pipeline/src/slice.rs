@@ -16,7 +16,7 @@ use crate::fetcher::spawn_fetcher;
 use crate::layouts::decoder;
 use crate::merger::TableMerger;
 use crate::messages::{Abort, Drain, SupervisorEvent};
-use crate::owner::{PartitionOwner, Route};
+use crate::owner::{OwnerConfig, PartitionOwner, Route};
 use crate::resume::{blocking, Resume};
 use crate::spec::{BatchLimits, TableSpec};
 use crate::summary::RunSummary;
@@ -142,17 +142,18 @@ impl Workers {
             stop.clone(),
         )
         .map_err(PipelineError::FetchThread)?;
-        let owner = PartitionOwner::new(
+        let owner = PartitionOwner::new(OwnerConfig {
             slice,
             epoch,
-            self.limits,
+            limits: self.limits,
             routes,
             positions,
             targets,
-            stop.clone(),
-            chunk_rx,
-            self.events_tx.clone(),
-        );
+            stop_fetch: stop.clone(),
+            chunks: chunk_rx,
+            supervisor: self.events_tx.clone(),
+            in_flight: Arc::default(),
+        });
         let arbiter = Arbiter::new();
         let owner = PartitionOwner::start_in_arbiter(&arbiter.handle(), move |_| owner);
         Ok(SliceHandle {
