@@ -81,7 +81,11 @@ pub struct WarehouseConfig {
     /// Schema holding tidemark's own tables (watermarks). Created if missing.
     #[serde(default = "default_schema")]
     pub schema: String,
-    /// How long one merge transaction may take before it is abandoned and retried.
+    /// How long one SQL statement may run (PostgreSQL's `statement_timeout`, set on every
+    /// connection tidemark opens) — not a whole transaction. A merge whose statement exceeds it
+    /// is rolled back and retried at once with the batch split into 2, 4, then 8 smaller pieces
+    /// in one transaction; if a piece still times out, the table stops with an error naming the
+    /// statement and this timeout.
     #[serde(default = "default_statement_timeout", with = "units::duration")]
     pub statement_timeout: Duration,
 }

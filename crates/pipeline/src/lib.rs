@@ -66,6 +66,18 @@ pub enum PipelineError {
         #[source]
         source: Box<WarehouseError>,
     },
+    /// A statement of the merge exceeded `warehouse.statement_timeout` however the batch was
+    /// split. The source names the statement phase and the timeout.
+    #[error(
+        "merging into {table}: a statement still timed out with the batch split into {pieces} \
+         pieces; raise warehouse.statement_timeout or lower batch.max_rows"
+    )]
+    MergeTimedOut {
+        table: TableName,
+        pieces: usize,
+        #[source]
+        source: Box<WarehouseError>,
+    },
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::messages::{MergeBatch, SupervisorEvent};
-use crate::retry::Retry;
+use crate::retry::{next_split, Retry};
 use crate::summary::{RunSummary, TableSummary};
 use crate::PipelineError;
 
@@ -80,12 +80,28 @@ impl Handler<MergeBatch> for TableMerger {
                 events = batch.request.events
             );
             let result = async {
+                let mut pieces = 1;
                 loop {
-                    let e = match writer.merge(&batch.request).await {
+                    let e = match writer.merge_in_pieces(&batch.request, pieces).await {
                         Ok(stats) => break Ok(stats),
                         Err(e) => e,
                     };
-                    if !e.is_retriable() || stopping.load(Ordering::Relaxed) {
+                    if stopping.load(Ordering::Relaxed) {
+                        break Err(MergeFailure::Failed(e));
+                    }
+                    if e.is_timeout() {
+                        let Some(more) = next_split(pieces) else {
+                            break Err(MergeFailure::TimedOut { source: e, pieces });
+                        };
+                        tracing::warn!(
+                            error = %ErrorChain(&e),
+                            pieces = more,
+                            "merge statement timed out; retrying with the batch split"
+                        );
+                        pieces = more;
+                        continue;
+                    }
+                    if !e.is_retriable() {
                         break Err(MergeFailure::Failed(e));
                     }
                     let Some(delay) = retry.next_delay() else {
@@ -124,6 +140,13 @@ impl Handler<MergeBatch> for TableMerger {
                                 table,
                                 source: Box::new(source),
                             },
+                            MergeFailure::TimedOut { source, pieces } => {
+                                PipelineError::MergeTimedOut {
+                                    table,
+                                    pieces,
+                                    source: Box::new(source),
+                                }
+                            }
                             MergeFailure::GaveUp {
                                 source,
                                 attempts,
@@ -148,6 +171,11 @@ impl Handler<MergeBatch> for TableMerger {
 enum MergeFailure {
     /// Not retriable, or the session stopped retrying.
     Failed(WarehouseError),
+    /// A statement exceeded the statement timeout even with the batch split into `pieces`.
+    TimedOut {
+        source: WarehouseError,
+        pieces: usize,
+    },
     /// Retriable, but the retry policy ran out.
     GaveUp {
         source: WarehouseError,

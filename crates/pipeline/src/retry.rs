@@ -1,9 +1,12 @@
 //! The retry policy of a failed merge, in one place.
 //!
-//! Only failures the warehouse adapter classifies as retriable (connection lost, server
-//! restarting, serialization failure) are retried; everything else stops the table at once.
-//! Retries back off exponentially and end: after [`RETRY_FOR`] of failed attempts the merge
-//! fails with the number of attempts made, so a table never stalls silently forever.
+//! - Failures the warehouse adapter classifies as retriable (connection lost, server
+//!   restarting, serialization failure) are retried with exponential backoff, and end: after
+//!   [`RETRY_FOR`] of failed attempts the merge fails with the number of attempts made.
+//! - A statement that exceeded `warehouse.statement_timeout` is retried at once with the batch
+//!   split into twice as many pieces (same transaction, smaller statements), up to
+//!   [`MAX_PIECES`]; then the merge fails naming the phase and the timeout.
+//! - Everything else stops the table at once. A table never stalls silently forever.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// few tens of seconds); an outage longer than this stops the replica with an error, and its
 /// supervisor (Kubernetes) restarts it, resuming from the stored offsets.
 pub(crate) const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// The most pieces a timed-out batch is split into: 1 → 2 → 4 → 8, so at most four attempts,
+/// each bounded by the statement timeout per statement.
+pub(crate) const MAX_PIECES: usize = 8;
+
+/// The next split of a batch whose statement timed out in `pieces` pieces, or `None` when the
+/// policy has run out.
+pub(crate) fn next_split(pieces: usize) -> Option<usize> {
+    (pieces < MAX_PIECES).then(|| (pieces * 2).min(MAX_PIECES))
+}
 
 /// The state of one merge's retries.
 #[derive(Debug)]
@@ -65,6 +78,12 @@ mod tests {
         assert_eq!(delays[1], FIRST_BACKOFF * 2);
         assert_eq!(*delays.last().unwrap(), MAX_BACKOFF);
         assert_eq!(r.attempts(), 9);
+    }
+
+    #[test]
+    fn a_timed_out_batch_is_split_at_most_three_times() {
+        let splits: Vec<usize> = std::iter::successors(Some(1), |&p| next_split(p)).collect();
+        assert_eq!(splits, vec![1, 2, 4, 8]);
     }
 
     #[test]

@@ -8,9 +8,25 @@ use tidemark_model::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
-    /// The connection failed or was lost; the operation may be retried on a new one.
+    /// The connection failed or was lost, or the server asked to retry (restarting,
+    /// serialization failure, deadlock); the operation may be retried on a new connection.
     #[error("warehouse connection: {context}: {message}")]
-    Connection { context: String, message: String },
+    Connection {
+        context: String,
+        /// The server's SQLSTATE, when it sent one (none for an I/O failure).
+        sqlstate: Option<String>,
+        message: String,
+    },
+    /// A statement ran longer than `warehouse.statement_timeout` and was cancelled (SQLSTATE
+    /// 57014). Not a lost connection: the same statement would time out again; a smaller one
+    /// may not.
+    #[error("{context}: exceeded warehouse.statement_timeout{}: {message}", .timeout.map(|t| format!(" ({t:?})")).unwrap_or_default())]
+    Timeout {
+        context: String,
+        /// The configured timeout, filled in by the writer that knows it.
+        timeout: Option<std::time::Duration>,
+        message: String,
+    },
     /// Another owner with a newer epoch has taken the partition over: this owner must stop.
     #[error("{tp}: fenced: this owner's epoch {epoch} is older than the stored epoch {stored}")]
     Fenced {
@@ -41,13 +57,33 @@ pub enum WarehouseError {
     Table { table: TableName, reason: String },
     /// The warehouse refused a statement for another reason.
     #[error("warehouse: {context}: {message}")]
-    Statement { context: String, message: String },
+    Statement {
+        context: String,
+        /// The server's SQLSTATE, when it sent one.
+        sqlstate: Option<String>,
+        message: String,
+    },
 }
 
 impl WarehouseError {
     /// The single place that decides whether a failed operation may be retried as a whole.
     pub fn is_retriable(&self) -> bool {
         matches!(self, WarehouseError::Connection { .. })
+    }
+
+    /// A statement exceeded the statement timeout: retry only with less work per statement.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, WarehouseError::Timeout { .. })
+    }
+
+    /// The SQLSTATE the server answered with, if any.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            WarehouseError::Connection { sqlstate, .. }
+            | WarehouseError::Statement { sqlstate, .. } => sqlstate.as_deref(),
+            WarehouseError::Timeout { .. } => Some("57014"),
+            _ => None,
+        }
     }
 }
 
@@ -98,6 +134,17 @@ pub trait Warehouse: Send + Sync {
 #[async_trait]
 pub trait TableWriter: Send {
     /// Applies the batch and advances its watermarks in one transaction; on error nothing of it
-    /// is applied.
-    async fn merge(&mut self, request: &MergeRequest) -> Result<TableBatchStats, WarehouseError>;
+    /// is applied. The changes are staged and merged in `pieces` groups of about equal size,
+    /// one after the other in that transaction, so each statement handles a `pieces`-th of the
+    /// rows (what a batch whose statements time out is retried with).
+    async fn merge_in_pieces(
+        &mut self,
+        request: &MergeRequest,
+        pieces: usize,
+    ) -> Result<TableBatchStats, WarehouseError>;
+
+    /// [`TableWriter::merge_in_pieces`] in one piece.
+    async fn merge(&mut self, request: &MergeRequest) -> Result<TableBatchStats, WarehouseError> {
+        self.merge_in_pieces(request, 1).await
+    }
 }

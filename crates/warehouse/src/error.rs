@@ -6,6 +6,16 @@ use tokio_postgres::error::SqlState;
 /// everything else is not.
 pub fn classify(err: tokio_postgres::Error, context: &str) -> WarehouseError {
     let message = error_chain(&err);
+    let sqlstate = err.code().map(|c| c.code().to_string());
+    // 57014 is also an operator's pg_cancel_backend ("canceling statement due to user
+    // request"), which a retry may get past; only the timeout says the statement is too big.
+    if err.code() == Some(&SqlState::QUERY_CANCELED) && message.contains("statement timeout") {
+        return WarehouseError::Timeout {
+            context: context.to_string(),
+            timeout: None,
+            message,
+        };
+    }
     let retriable = match err.code() {
         None => true, // IO / closed connection / protocol: no SQLSTATE
         Some(code) => {
@@ -22,11 +32,13 @@ pub fn classify(err: tokio_postgres::Error, context: &str) -> WarehouseError {
     if retriable {
         WarehouseError::Connection {
             context: context.to_string(),
+            sqlstate,
             message,
         }
     } else {
         WarehouseError::Statement {
             context: context.to_string(),
+            sqlstate,
             message,
         }
     }
@@ -63,6 +75,7 @@ pub(crate) fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
     row.try_get(index)
         .map_err(|e| tidemark_ports::WarehouseError::Statement {
             context: context.to_string(),
+            sqlstate: None,
             message: error_chain(&e),
         })
 }

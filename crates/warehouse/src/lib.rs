@@ -51,6 +51,7 @@ impl PgWarehouse {
             .parse::<tokio_postgres::Config>()
             .map_err(|e| WarehouseError::Statement {
                 context: "parsing warehouse.url".into(),
+                sqlstate: None,
                 message: e.to_string(),
             })?;
         Ok(Self {

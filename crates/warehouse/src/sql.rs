@@ -156,6 +156,8 @@ pub(crate) struct MergeSql {
     pub create_stage: String,
     pub copy_in: String,
     pub analyze_stage: String,
+    /// Empties the stage between the pieces of one merge.
+    pub clear_stage: String,
     /// Deletes target rows whose key is staged; returns the number removed for delete winners.
     pub delete: String,
     pub insert: String,
@@ -211,6 +213,7 @@ impl MergeSql {
         );
         Self {
             analyze_stage: format!("ANALYZE {stage}"),
+            clear_stage: format!("TRUNCATE {stage}"),
             create_stage,
             copy_in,
             delete,
