@@ -112,3 +112,97 @@ fn incremental_refreshes_resume_where_the_last_one_stopped() {
     }
     assert_eq!(total, 12_000);
 }
+
+/// The consumer group's committed offsets for these partitions (what lag tools read).
+fn committed(
+    bootstrap: &str,
+    group: &str,
+    marks: &std::collections::BTreeMap<(String, i32), i64>,
+) -> std::collections::BTreeMap<(String, i32), i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut list = rdkafka::TopicPartitionList::new();
+    for (topic, partition) in marks.keys() {
+        list.add_partition(topic, *partition);
+    }
+    let got = consumer
+        .committed_offsets(list, std::time::Duration::from_secs(10))
+        .expect("committed offsets");
+    got.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `kafka.commit_offsets` (on by default): after a run, the consumer group `tidemark-<cluster>`
+/// has exactly the warehouse's next offsets, for lag tools; switched off, it has none.
+#[test]
+fn applied_offsets_are_committed_to_kafka_for_lag_tools_and_only_when_asked() {
+    let stack = Stack::start();
+    let setups = vec![salesdb_setups().remove(1)];
+    stack.prepare(&setups, 3);
+    let mut history = generator(
+        &setups,
+        GenConfig {
+            partitions: 3,
+            ..GenConfig::hostile(13, 3_000)
+        },
+    );
+    produce(stack.kafka.bootstrap(), history.by_ref());
+    let on = stack.config("commits", &setups, "[coordination]\ncluster = \"lagged\"\n");
+    refresh(&on);
+    let marks = watermarks(&stack.url());
+    assert_eq!(marks.len(), 3);
+    assert_eq!(
+        committed(stack.kafka.bootstrap(), "tidemark-lagged", &marks),
+        marks
+    );
+
+    let off = stack.config(
+        "no-commits",
+        &setups,
+        "[coordination]\ncluster = \"quiet\"\n",
+    );
+    let text = std::fs::read_to_string(&off).unwrap().replacen(
+        "[kafka]\n",
+        "[kafka]\ncommit_offsets = false\n",
+        1,
+    );
+    std::fs::write(&off, text).unwrap();
+    refresh(&off);
+    assert!(committed(
+        stack.kafka.bootstrap(),
+        "tidemark-quiet",
+        &watermarks_of(&stack.url(), "quiet")
+    )
+    .is_empty());
+}
+
+/// Stored next offsets of one pipeline.
+fn watermarks_of(url: &str, pipeline: &str) -> std::collections::BTreeMap<(String, i32), i64> {
+    block_on(async {
+        let client = tidemark_testkit::connect(url).await.unwrap();
+        client
+            .query(
+                "SELECT topic, partition, next_offset FROM tidemark.watermarks WHERE pipeline = $1",
+                &[&pipeline],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    (r.get::<_, String>(0), r.get::<_, i32>(1)),
+                    r.get::<_, i64>(2),
+                )
+            })
+            .collect()
+    })
+}

@@ -16,7 +16,7 @@ use tidemark_e2e::*;
 use tidemark_kafka::KafkaBroker;
 use tidemark_model::{TableName, TopicPartition};
 use tidemark_pipeline::{run_cluster, BatchLimits, ClusterSpec, RunSummary, TableSpec};
-use tidemark_ports::{Broker, BrokerError, MemberInfo, RecordReader, StartOffset};
+use tidemark_ports::{Broker, BrokerError, MemberInfo, OffsetReporter, RecordReader, StartOffset};
 use tidemark_testkit::Etcd;
 use tidemark_warehouse::{PgSettings, PgWarehouse};
 
@@ -48,6 +48,9 @@ impl Broker for Growing {
         assignment: &[(TopicPartition, StartOffset)],
     ) -> Result<Box<dyn RecordReader>, BrokerError> {
         self.inner.open_reader(assignment)
+    }
+    fn offset_reporter(&self) -> Result<Arc<dyn OffsetReporter>, BrokerError> {
+        self.inner.offset_reporter()
     }
 }
 
@@ -113,6 +116,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     joined_at_ms: 0,
                 },
                 lease_ttl: Duration::from_secs(4),
+                commit_offsets: true,
             };
             let coordinator = Arc::new(tidemark_etcd::EtcdCoordinator::new(
                 vec![endpoint],

@@ -60,6 +60,16 @@ pub struct KafkaConfig {
     /// after these, so they cannot be overridden by mistake.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Also commit the applied offsets to Kafka as the consumer group `group.id` (default
+    /// `tidemark-<coordination.cluster>`, settable in `properties`), about once a second, so
+    /// the usual lag tools show tidemark's progress. Advisory: never read back; the warehouse's
+    /// watermarks are what tidemark resumes from.
+    #[serde(default = "default_true")]
+    pub commit_offsets: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -4,12 +4,14 @@
 //! ownership is tidemark's business (standalone or etcd), and the next offset comes from the
 //! warehouse. `auto.offset.reset=error` makes a missing offset an error instead of a jump.
 
+mod committer;
 mod reader;
 
+pub use committer::KafkaOffsetReporter;
 pub use reader::KafkaReader;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
@@ -18,7 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tidemark_model::TopicPartition;
-use tidemark_ports::{Broker, BrokerError, RecordReader, StartOffset};
+use tidemark_ports::{Broker, BrokerError, OffsetReporter, RecordReader, StartOffset};
 
 /// Properties tidemark relies on; applied after the user's so they cannot be overridden.
 const FIXED: &[(&str, &str)] = &[
@@ -56,7 +58,8 @@ impl KafkaBroker {
             .collect();
         properties.extend(user_properties.clone());
         properties.insert("bootstrap.servers".into(), brokers.to_string());
-        // Only used for advisory offset commits (lag tools); never joins a group.
+        // Only used for advisory offset commits (lag tools, `kafka.commit_offsets`); never
+        // joins a group.
         properties
             .entry("group.id".into())
             .or_insert_with(|| format!("tidemark-{pipeline}"));
@@ -175,5 +178,16 @@ impl Broker for KafkaBroker {
             .assign(&list)
             .map_err(|e| client_error("assigning partitions", e))?;
         Ok(Box::new(KafkaReader::new(consumer, assignment)))
+    }
+
+    fn offset_reporter(&self) -> Result<Arc<dyn OffsetReporter>, BrokerError> {
+        let consumer = self.consumer("creating the offset committer")?;
+        let group = self.properties.get("group.id").cloned().unwrap_or_default();
+        let reporter =
+            KafkaOffsetReporter::start(consumer, group).map_err(|e| BrokerError::Client {
+                context: "starting the offset commit thread".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Arc::new(reporter))
     }
 }

@@ -39,6 +39,7 @@ pub async fn run_cluster(
         lease_ttl: spec.lease_ttl,
         refresh: false,
         on_fence: OnFence::Rejoin,
+        commit_offsets: spec.commit_offsets,
     };
     run_sessions(
         lifecycle,

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
 use tidemark_model::{ErrorChain, TableBatchStats, TableName};
-use tidemark_ports::{MergeRequest, TableWriter, WarehouseError};
+use tidemark_ports::{MergeRequest, OffsetReporter, TableWriter, WarehouseError};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -27,6 +27,8 @@ pub(crate) struct TableMerger {
     pub stopping: Arc<AtomicBool>,
     pub summary: Arc<Mutex<RunSummary>>,
     pub supervisor: mpsc::UnboundedSender<SupervisorEvent>,
+    /// Told the applied offsets after each commit (advisory Kafka commits), if enabled.
+    pub reporter: Option<Arc<dyn OffsetReporter>>,
 }
 
 impl Actor for TableMerger {
@@ -131,6 +133,11 @@ impl Handler<MergeBatch> for TableMerger {
                     Ok(stats) => {
                         tracing::debug!(table = %act.table, ?stats, "merged");
                         act.record(&batch.request, stats);
+                        if let Some(reporter) = &act.reporter {
+                            for w in &batch.request.watermarks {
+                                reporter.applied(&w.tp, w.next_offset);
+                            }
+                        }
                     }
                     Err(failure) => {
                         act.poisoned = true;

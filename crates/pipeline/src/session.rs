@@ -42,6 +42,8 @@ pub(crate) struct Lifecycle {
     /// What a fenced commit means: in a cluster, another replica took over and this one
     /// rejoins; standalone, a second process claimed the partitions, which is an error.
     pub on_fence: OnFence,
+    /// Report applied offsets to Kafka for lag tools.
+    pub commit_offsets: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +135,7 @@ pub(crate) async fn run_sessions(
             layouts.clone(),
             lifecycle.limits,
             &*warehouse,
+            lifecycle.commit_offsets.then_some(&broker),
             summary.clone(),
         )
         .await?;
@@ -431,7 +434,7 @@ impl Session<'_> {
         if let Err(e) = self.membership.leave().await {
             tracing::warn!(error = %ErrorChain(&e), "leaving failed (the lease will expire)");
         }
-        self.workers.stop();
+        self.workers.stop().await;
         match first_error {
             // Not logged here: the caller reports it, once, with its causes.
             Some(e) => Err(e),

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix::prelude::*;
 use tidemark_model::{Epoch, TableLayout, TopicPartition};
-use tidemark_ports::{Broker, StartOffset, Warehouse};
+use tidemark_ports::{Broker, OffsetReporter, StartOffset, Warehouse};
 use tokio::sync::mpsc;
 
 use crate::budget::MemoryBudget;
@@ -21,6 +22,9 @@ use crate::resume::{blocking, Resume};
 use crate::spec::{BatchLimits, TableSpec};
 use crate::summary::RunSummary;
 use crate::PipelineError;
+
+/// How long a stopping replica waits for its last advisory offset commit.
+const REPORTER_CLOSE: Duration = Duration::from_secs(5);
 
 /// A running slice: its owner actor, arbiter and fetch thread.
 pub(crate) struct SliceHandle {
@@ -62,6 +66,8 @@ pub(crate) struct Workers {
     /// Set when the session gives up (an error elsewhere, or the lease is gone): mergers stop
     /// retrying. Not set by a graceful drain, whose merges still retry to success.
     stopping: Arc<AtomicBool>,
+    /// Advisory offset commits to Kafka (`kafka.commit_offsets`), closed by `stop`.
+    reporter: Option<Arc<dyn OffsetReporter>>,
     pub events_tx: mpsc::UnboundedSender<SupervisorEvent>,
     pub events: mpsc::UnboundedReceiver<SupervisorEvent>,
 }
@@ -72,9 +78,18 @@ impl Workers {
         layouts: HashMap<String, Arc<TableLayout>>,
         limits: BatchLimits,
         warehouse: &dyn Warehouse,
+        // The broker to report applied offsets to, if `kafka.commit_offsets`.
+        report_to: Option<&Arc<dyn Broker>>,
         summary: Arc<Mutex<RunSummary>>,
     ) -> Result<Self, PipelineError> {
         let (events_tx, events) = mpsc::unbounded_channel();
+        let reporter = match report_to {
+            Some(broker) => {
+                let b = broker.clone();
+                Some(blocking(move || b.offset_reporter()).await?)
+            }
+            None => None,
+        };
         let stopping = Arc::new(AtomicBool::new(false));
         let mut mergers = HashMap::new();
         for t in &tables {
@@ -88,6 +103,7 @@ impl Workers {
                 stopping: stopping.clone(),
                 summary: summary.clone(),
                 supervisor: events_tx.clone(),
+                reporter: reporter.clone(),
             };
             let addr = TableMerger::start_in_arbiter(&arbiter.handle(), move |_| merger);
             mergers.insert(t.topic.clone(), (addr, arbiter));
@@ -99,6 +115,7 @@ impl Workers {
             limits,
             mergers,
             stopping,
+            reporter,
             events_tx,
             events,
         })
@@ -169,11 +186,15 @@ impl Workers {
         self.stopping.store(true, Ordering::Relaxed);
     }
 
-    /// Stops the mergers' arbiters. Call after every slice has finished.
-    pub fn stop(&mut self) {
+    /// Stops the mergers' arbiters and commits the last advisory offsets. Call after every
+    /// slice has finished.
+    pub async fn stop(&mut self) {
         self.stop_retrying();
         for (_, (_, arbiter)) in self.mergers.drain() {
             arbiter.stop();
+        }
+        if let Some(reporter) = self.reporter.take() {
+            let _ = tokio::task::spawn_blocking(move || reporter.close(REPORTER_CLOSE)).await;
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct PipelineSpec {
     pub slices: usize,
     pub limits: BatchLimits,
     pub mode: Mode,
+    /// Report applied offsets to Kafka for lag tools (`kafka.commit_offsets`).
+    pub commit_offsets: bool,
 }
 
 /// A cluster replica: owns what the published assignment gives its slices.
@@ -52,4 +54,6 @@ pub struct ClusterSpec {
     pub limits: BatchLimits,
     pub member: MemberInfo,
     pub lease_ttl: Duration,
+    /// Report applied offsets to Kafka for lag tools (`kafka.commit_offsets`).
+    pub commit_offsets: bool,
 }

@@ -52,6 +52,7 @@ pub async fn run_pipeline(
         lease_ttl: Duration::MAX,
         refresh: spec.mode == Mode::Refresh,
         on_fence: OnFence::Fail,
+        commit_offsets: spec.commit_offsets,
     };
     let coordinator = Arc::new(StaticCoordinator);
     run_sessions(

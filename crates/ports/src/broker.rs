@@ -88,4 +88,19 @@ pub trait Broker: Send + Sync {
         &self,
         assignment: &[(TopicPartition, StartOffset)],
     ) -> Result<Box<dyn RecordReader>, BrokerError>;
+    /// A reporter of applied offsets to the broker's consumer-group offsets (see
+    /// [`OffsetReporter`]).
+    fn offset_reporter(&self) -> Result<Arc<dyn OffsetReporter>, BrokerError>;
+}
+
+/// Reports applied offsets to Kafka as a consumer group's committed offsets, so the usual lag
+/// tools (`kafka-consumer-groups`, Burrow, exporters) see tidemark's progress. Advisory only:
+/// tidemark never reads them back; the warehouse is the source of truth. Commits lag the
+/// warehouse by up to a second and may be lost in a crash, which only delays what lag tools show.
+pub trait OffsetReporter: Send + Sync {
+    /// Notes that every offset below `next_offset` of `tp` is applied. Never blocks.
+    fn applied(&self, tp: &TopicPartition, next_offset: i64);
+    /// Commits what is noted and stops, waiting at most `timeout` (blocking: call it off the
+    /// actor and runtime threads).
+    fn close(&self, timeout: Duration);
 }

@@ -7,6 +7,8 @@ mod broker;
 mod coordinator;
 mod warehouse;
 
-pub use broker::{Broker, BrokerError, RawRecord, ReadEvent, RecordReader, StartOffset};
+pub use broker::{
+    Broker, BrokerError, OffsetReporter, RawRecord, ReadEvent, RecordReader, StartOffset,
+};
 pub use coordinator::{ClusterView, CoordError, Coordinator, Member, MemberInfo, Membership};
 pub use warehouse::{MergeRequest, TableWriter, Warehouse, WarehouseError};

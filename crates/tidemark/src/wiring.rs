@@ -39,6 +39,7 @@ pub fn spec(config: &Config, mode: Mode) -> PipelineSpec {
             max_in_flight_bytes: config.batch.max_in_flight_bytes.0,
         },
         mode,
+        commit_offsets: config.kafka.commit_offsets,
     }
 }
 

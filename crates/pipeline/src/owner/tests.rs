@@ -87,6 +87,7 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
             stopping: Arc::new(AtomicBool::new(false)),
             summary: Arc::new(Mutex::new(RunSummary::default())),
             supervisor: events_tx.clone(),
+            reporter: None,
         };
         let merger = TableMerger::start_in_arbiter(&Arbiter::new().handle(), move |_| merger);
 

@@ -70,6 +70,7 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
                 limits: spec.limits,
                 member: wiring::member(config),
                 lease_ttl: config.coordination.lease_ttl,
+                commit_offsets: spec.commit_offsets,
             },
             wiring::coordinator(config),
         )
