@@ -61,7 +61,7 @@ fn run(consumer: BaseConsumer, group: String, state: Arc<(Mutex<State>, Condvar)
                 Err(e) => {
                     failures += 1;
                     // Advisory: the next commit carries newer offsets anyway.
-                    if failures == 1 || failures % 60 == 0 {
+                    if failures == 1 || failures.is_multiple_of(60) {
                         tracing::warn!(%group, error = %e, failures, "advisory offset commit failed (lag tools show older offsets; nothing else is affected)");
                     }
                     let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
