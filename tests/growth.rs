@@ -15,7 +15,7 @@ use tidemark_debezium::KeySource;
 use tidemark_e2e::*;
 use tidemark_kafka::KafkaBroker;
 use tidemark_model::{TableName, TopicPartition};
-use tidemark_pipeline::{run_cluster, BatchLimits, ClusterSpec, RunSummary, TableSpec};
+use tidemark_pipeline::{run_replica, BatchLimits, ReplicaSpec, Role, RunSummary, TableSpec};
 use tidemark_ports::{Broker, BrokerError, MemberInfo, OffsetReporter, RecordReader, StartOffset};
 use tidemark_testkit::Etcd;
 use tidemark_warehouse::{PgSettings, PgWarehouse};
@@ -93,7 +93,11 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                 })
                 .expect("warehouse"),
             );
-            let spec = ClusterSpec {
+            let coordinator = Arc::new(tidemark_etcd::EtcdCoordinator::new(
+                vec![endpoint],
+                "growth",
+            ));
+            let spec = ReplicaSpec {
                 tables: vec![TableSpec {
                     topic: table.def.topic(),
                     target: TableName::parse(&table.target).expect("target"),
@@ -109,25 +113,23 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     max_in_flight: 2,
                     max_in_flight_bytes: 64 << 20,
                 },
-                member: MemberInfo {
-                    id: "solo".into(),
-                    address: "localhost".into(),
-                    slices: 2,
-                    joined_at_ms: 0,
-                },
-                lease_ttl: Duration::from_secs(4),
                 commit_offsets: true,
+                role: Role::Cluster {
+                    coordinator,
+                    member: MemberInfo {
+                        id: "solo".into(),
+                        address: "localhost".into(),
+                        slices: 2,
+                        joined_at_ms: 0,
+                    },
+                    lease_ttl: Duration::from_secs(4),
+                },
             };
-            let coordinator = Arc::new(tidemark_etcd::EtcdCoordinator::new(
-                vec![endpoint],
-                "growth",
-            ));
             let summary = Arc::new(Mutex::new(RunSummary::default()));
-            actix::System::new().block_on(run_cluster(
+            actix::System::new().block_on(run_replica(
                 spec,
                 broker,
                 warehouse,
-                coordinator,
                 async {
                     let _ = stop_rx.await;
                 },
@@ -176,6 +178,6 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
         &|w| (0..4).all(|p| w.get(&p) == Some(&target(p))),
     );
     let _ = stop_tx.send(());
-    runner.join().expect("runner thread").expect("run_cluster");
+    runner.join().expect("runner thread").expect("run_replica");
     assert_matches_oracle(&url, &setups, history.oracle());
 }

@@ -13,13 +13,13 @@
 //! consumption instead of growing memory).
 
 mod budget;
-mod cluster;
 mod fetcher;
 mod in_flight;
 mod layouts;
 mod merger;
 mod messages;
 mod owner;
+mod replica;
 mod resume;
 mod retry;
 mod session;
@@ -29,9 +29,8 @@ mod standalone;
 mod summary;
 
 pub use budget::MemoryBudget;
-pub use cluster::run_cluster;
-pub use spec::{BatchLimits, ClusterSpec, Mode, PipelineSpec, TableSpec};
-pub use standalone::run_pipeline;
+pub use replica::run_replica;
+pub use spec::{BatchLimits, Mode, ReplicaSpec, Role, TableSpec};
 pub use summary::{RunSummary, TableSummary};
 
 use tidemark_debezium::DecodeError;

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::sync::Arc;
 use tidemark_debezium::KeySource;
 use tidemark_model::TableName;
-use tidemark_ports::MemberInfo;
+
+use tidemark_ports::{Coordinator, MemberInfo};
 
 /// `run` keeps going until told to stop; `refresh` stops at the high-water marks seen at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,25 +37,27 @@ pub struct TableSpec {
     pub key: KeySource,
 }
 
-/// A standalone replica: owns every partition, no coordination service.
-#[derive(Debug, Clone)]
-pub struct PipelineSpec {
+/// What one replica runs: its tables, slices and limits, and its role.
+#[derive(Clone)]
+pub struct ReplicaSpec {
     pub tables: Vec<TableSpec>,
+    /// Partition-owner slices this replica runs.
     pub slices: usize,
     pub limits: BatchLimits,
-    pub mode: Mode,
     /// Report applied offsets to Kafka for lag tools (`kafka.commit_offsets`).
     pub commit_offsets: bool,
+    pub role: Role,
 }
 
-/// A cluster replica: owns what the published assignment gives its slices.
-#[derive(Debug, Clone)]
-pub struct ClusterSpec {
-    pub tables: Vec<TableSpec>,
-    pub slices: usize,
-    pub limits: BatchLimits,
-    pub member: MemberInfo,
-    pub lease_ttl: Duration,
-    /// Report applied offsets to Kafka for lag tools (`kafka.commit_offsets`).
-    pub commit_offsets: bool,
+/// How a replica gets its partitions.
+#[derive(Clone)]
+pub enum Role {
+    /// Owns every partition, no coordination service (`run` or `refresh`).
+    Standalone { mode: Mode },
+    /// Owns what the published assignment gives its slices (`run` only).
+    Cluster {
+        coordinator: Arc<dyn Coordinator>,
+        member: MemberInfo,
+        lease_ttl: Duration,
+    },
 }

@@ -6,69 +6,19 @@
 //! warehouse greater than any stored for the pipeline — so starting a standalone replica fences
 //! any older process.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tidemark_model::assignment::Assignment;
 use tidemark_model::{Epoch, TopicPartition};
-use tidemark_ports::{
-    Broker, ClusterView, CoordError, Coordinator, Member, MemberInfo, Membership, Warehouse,
-};
-
-use crate::layouts::layouts;
-use crate::session::{run_sessions, Lifecycle, OnFence};
-use crate::spec::{Mode, PipelineSpec};
-use crate::summary::RunSummary;
-use crate::PipelineError;
+use tidemark_ports::{ClusterView, CoordError, Coordinator, Member, MemberInfo, Membership};
 
 /// The member id of a standalone replica (in logs and in the assignment).
-const STANDALONE: &str = "standalone";
-
-/// Runs the pipeline of one standalone replica until `shutdown` resolves (`Run`) or every
-/// partition reached its start-time high-water mark (`Refresh`). Must be called inside an
-/// actix `System`. `summary` is updated after every commit, so callers can show progress.
-pub async fn run_pipeline(
-    spec: PipelineSpec,
-    broker: Arc<dyn Broker>,
-    warehouse: Arc<dyn Warehouse>,
-    shutdown: impl Future<Output = ()>,
-    summary: Arc<Mutex<RunSummary>>,
-) -> Result<RunSummary, PipelineError> {
-    let layouts = layouts(&spec.tables, &*warehouse).await?;
-    let member = MemberInfo {
-        id: STANDALONE.into(),
-        address: String::new(),
-        slices: u32::try_from(spec.slices).unwrap_or(u32::MAX),
-        joined_at_ms: 0,
-    };
-    let lifecycle = Lifecycle {
-        tables: spec.tables,
-        slices: spec.slices,
-        limits: spec.limits,
-        member,
-        // Never expires: the static membership has no lease.
-        lease_ttl: Duration::MAX,
-        refresh: spec.mode == Mode::Refresh,
-        on_fence: OnFence::Fail,
-        commit_offsets: spec.commit_offsets,
-    };
-    let coordinator = Arc::new(StaticCoordinator);
-    run_sessions(
-        lifecycle,
-        layouts,
-        broker,
-        warehouse,
-        coordinator,
-        shutdown,
-        summary,
-    )
-    .await
-}
+pub(crate) const STANDALONE: &str = "standalone";
 
 /// A membership of one, fixed for the life of the process.
-struct StaticCoordinator;
+pub(crate) struct StaticCoordinator;
 
 #[async_trait]
 impl Coordinator for StaticCoordinator {

@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use tidemark_config::{Config, ConfigError};
+use tidemark_config::{Config, ConfigError, CoordinationMode};
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
-use tidemark_pipeline::{BatchLimits, Mode, PipelineSpec, TableSpec};
+use tidemark_pipeline::{BatchLimits, Mode, ReplicaSpec, Role, TableSpec};
 use tidemark_warehouse::{PgSettings, PgWarehouse};
 
 use crate::error::CliError;
 
-pub fn spec(config: &Config, mode: Mode) -> PipelineSpec {
+/// The replica's spec: standalone (`run` or `refresh`) or a cluster member (etcd mode).
+pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
     let tables = config
         .tables
         .iter()
@@ -28,7 +29,15 @@ pub fn spec(config: &Config, mode: Mode) -> PipelineSpec {
             })
         })
         .collect();
-    PipelineSpec {
+    let role = match config.coordination.mode {
+        CoordinationMode::Standalone => Role::Standalone { mode },
+        CoordinationMode::Etcd => Role::Cluster {
+            coordinator: coordinator(config),
+            member: member(config),
+            lease_ttl: config.coordination.lease_ttl,
+        },
+    };
+    ReplicaSpec {
         tables,
         slices: config.coordination.slices,
         limits: BatchLimits {
@@ -38,8 +47,8 @@ pub fn spec(config: &Config, mode: Mode) -> PipelineSpec {
             max_in_flight: config.batch.max_in_flight,
             max_in_flight_bytes: config.batch.max_in_flight_bytes.0,
         },
-        mode,
         commit_offsets: config.kafka.commit_offsets,
+        role,
     }
 }
 

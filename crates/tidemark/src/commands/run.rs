@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tidemark_config::{Config, CoordinationMode};
 use tidemark_model::TableBatchStats;
-use tidemark_pipeline::{run_cluster, run_pipeline, ClusterSpec, Mode, RunSummary, TableSummary};
+use tidemark_pipeline::{run_replica, Mode, RunSummary, TableSummary};
 use tidemark_ports::{Broker, Warehouse};
 
 use crate::error::CliError;
@@ -62,37 +62,11 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
     let broker: Arc<dyn Broker> = wiring::broker(config)?;
     let warehouse: Arc<dyn Warehouse> = wiring::warehouse(config)?;
     let summary = Arc::new(Mutex::new(initial_summary(config)));
-    let cluster = (config.coordination.mode == CoordinationMode::Etcd).then(|| {
-        (
-            ClusterSpec {
-                tables: spec.tables.clone(),
-                slices: spec.slices,
-                limits: spec.limits,
-                member: wiring::member(config),
-                lease_ttl: config.coordination.lease_ttl,
-                commit_offsets: spec.commit_offsets,
-            },
-            wiring::coordinator(config),
-        )
-    });
     let system = actix::System::new();
     let result = system.block_on(async move {
         let reporter = tokio::spawn(report_progress(summary.clone(), progress));
         let last = summary.clone();
-        let result = match cluster {
-            Some((cluster, coordinator)) => {
-                run_cluster(
-                    cluster,
-                    broker,
-                    warehouse,
-                    coordinator,
-                    shutdown_signal(),
-                    summary,
-                )
-                .await
-            }
-            None => run_pipeline(spec, broker, warehouse, shutdown_signal(), summary).await,
-        };
+        let result = run_replica(spec, broker, warehouse, shutdown_signal(), summary).await;
         reporter.abort();
         // The final figures, so the progress line does not stop at the last tick's.
         if progress == Progress::Stderr && StatusLine::get().is_terminal() {
