@@ -93,6 +93,7 @@ impl KafkaBroker {
     ) -> Result<T, BrokerError> {
         let mut guard = self.metadata.lock().map_err(|_| BrokerError::Client {
             context: context.into(),
+            code: None,
             message: "metadata client lock poisoned".into(),
         })?;
         if guard.is_none() {
@@ -102,6 +103,7 @@ impl KafkaBroker {
             Some(c) => f(c),
             None => Err(BrokerError::Client {
                 context: context.into(),
+                code: None,
                 message: "metadata client unavailable".into(),
             }),
         }
@@ -111,6 +113,7 @@ impl KafkaBroker {
 pub(crate) fn client_error(context: &str, e: KafkaError) -> BrokerError {
     BrokerError::Client {
         context: context.to_string(),
+        code: e.rdkafka_error_code().map(|c| format!("{c:?}")),
         message: e.to_string(),
     }
 }
@@ -135,6 +138,7 @@ impl Broker for KafkaBroker {
                 }
                 return Err(BrokerError::Client {
                     context: format!("metadata of {topic:?}"),
+                    code: Some(format!("{code:?}")),
                     message: code.to_string(),
                 });
             }
@@ -186,6 +190,7 @@ impl Broker for KafkaBroker {
         let reporter =
             KafkaOffsetReporter::start(consumer, group).map_err(|e| BrokerError::Client {
                 context: "starting the offset commit thread".into(),
+                code: None,
                 message: e.to_string(),
             })?;
         Ok(Arc::new(reporter))

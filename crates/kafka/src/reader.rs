@@ -148,6 +148,7 @@ impl RecordReader for KafkaReader {
                     if let Some((code, reason)) = self.consumer.client().fatal_error() {
                         return Err(BrokerError::Client {
                             context: "consumer fatal error".into(),
+                            code: Some(format!("{code:?}")),
                             message: format!("{code}: {reason}"),
                         });
                     }

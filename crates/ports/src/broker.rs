@@ -60,7 +60,12 @@ pub enum BrokerError {
     #[error("kafka client configuration: {0}")]
     Config(String),
     #[error("kafka: {context}: {message}")]
-    Client { context: String, message: String },
+    Client {
+        context: String,
+        /// librdkafka's error code (`RD_KAFKA_RESP_ERR_…` name), when the client gave one.
+        code: Option<String>,
+        message: String,
+    },
 }
 
 /// A blocking reader over an assigned set of partitions. It runs on a thread of its own, never
