@@ -102,3 +102,35 @@ fn undecodable_records_stop_at_their_offset_and_are_never_skipped() {
         }
     }
 }
+
+/// The key a table was merged by is recorded; a later run configured with another key stops
+/// at start, naming both, before it reads or writes anything.
+#[test]
+fn a_changed_key_setting_for_a_merged_table_stops_at_start_naming_both_keys() {
+    let stack = Stack::start();
+    let mut setups = vec![salesdb_setups().remove(0)];
+    stack.prepare(&setups, 1);
+    let mut history = Generator::new(
+        setups.iter().map(|s| s.def.clone()).collect(),
+        GenConfig {
+            partitions: 1,
+            ..GenConfig::hostile(71, 500)
+        },
+    );
+    produce(stack.kafka.bootstrap(), history.by_ref());
+    refresh(&stack.config("by-message-key", &setups, ""));
+    let before = watermarks(&stack.url());
+
+    setups[0].key_fields = Some(vec!["NAME".into()]);
+    let config = stack.config("by-name", &setups, "");
+    let out = tidemark(&["refresh", "--config", &config.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "configured as [customer_name] but the table has been merged by [customer_id]"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(watermarks(&stack.url()), before, "nothing was applied");
+}

@@ -76,6 +76,10 @@ pub enum LayoutError {
     UnknownUnmanagedColumn { table: TableName, column: String },
     #[error("table {table}: no columns left to write")]
     NoColumns { table: TableName },
+    /// The key an earlier merge recorded names a column the target no longer has (or that is
+    /// now unmanaged).
+    #[error("table {table}: its recorded key column {column:?} is not a written column of the table; restore the column, or delete the table's row from tidemark's table_keys table to re-key it")]
+    RecordedKeyColumnMissing { table: TableName, column: String },
 }
 
 /// The columns tidemark writes in one target table, in a fixed order that every decoded row
@@ -83,6 +87,7 @@ pub enum LayoutError {
 ///
 /// The key is decided once per table and held here, so every owner decoding the table and its
 /// merger agree on it: from the configured key fields when the decoder is built at start, else
+/// from the key recorded by an earlier merge (the warehouse keeps it for every replica), else
 /// from the field names of the first message key any owner of the table decodes. A record whose
 /// key fields differ from the decided key is a decode error, never a second key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +170,22 @@ impl TableLayout {
     pub fn decide_key(&self, mut columns: Vec<usize>) -> &[usize] {
         columns.sort_unstable();
         self.key.get_or_init(|| columns)
+    }
+
+    /// The indices of these target columns (a recorded key), in the given order.
+    pub fn columns_named(&self, names: &[String]) -> Result<Vec<usize>, LayoutError> {
+        names
+            .iter()
+            .map(|n| {
+                self.columns
+                    .iter()
+                    .position(|c| &c.name == n)
+                    .ok_or_else(|| LayoutError::RecordedKeyColumnMissing {
+                        table: self.table.clone(),
+                        column: n.clone(),
+                    })
+            })
+            .collect()
     }
 
     /// The column fed by a Debezium field, if the table has one.

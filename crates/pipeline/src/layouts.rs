@@ -27,7 +27,25 @@ pub(crate) async fn layouts(
             &t.renames,
             &t.unmanaged,
         )?);
+        // A configured key is decided by building a decoder.
         decoder(t, &layout)?;
+        // The key recorded by an earlier merge (of any replica) decides a message-keyed table
+        // at start; a configured key must equal it.
+        if let Some(recorded) = warehouse.stored_key(&t.target).await? {
+            let mut columns = layout.columns_named(&recorded)?;
+            columns.sort_unstable();
+            let decided = layout.decide_key(columns.clone());
+            if decided != columns.as_slice() {
+                return Err(PipelineError::KeyChanged {
+                    table: t.target.clone(),
+                    recorded,
+                    configured: decided
+                        .iter()
+                        .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
+                        .collect(),
+                });
+            }
+        }
         layouts.insert(t.topic.clone(), layout);
     }
     Ok(layouts)

@@ -89,6 +89,19 @@ pub enum PipelineError {
         #[source]
         source: Box<DecodeError>,
     },
+    /// The configured key of a table differs from the key its merges have used so far.
+    #[error(
+        "table {table}: `key` is configured as [{}] but the table has been merged by [{}]; \
+         if the key really changed, delete the table's row from tidemark's table_keys table \
+         (in warehouse.schema) and make sure the target holds no rows keyed the old way",
+        .configured.join(", "),
+        .recorded.join(", ")
+    )]
+    KeyChanged {
+        table: TableName,
+        recorded: Vec<String>,
+        configured: Vec<String>,
+    },
     /// The stored next offset is beyond the log's end: the topic was probably deleted and
     /// recreated. tidemark refuses to guess where to resume.
     #[error(

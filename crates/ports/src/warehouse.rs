@@ -52,6 +52,23 @@ pub enum WarehouseError {
         coord: RecordCoord,
         reason: String,
     },
+    /// The table is merged by a key recorded by an earlier merge (by this or another replica)
+    /// that differs from this replica's: records keyed by other fields, or a changed `key`
+    /// setting. Merging by two keys would duplicate rows, so the table stops.
+    #[error(
+        "table {table}: merged by key [{}] (recorded in {keys_table}), but this replica's key is \
+         [{}]; if the key really changed, delete the table's row from {keys_table} (and make sure \
+         the target holds no rows keyed the old way)",
+        .recorded.join(", "),
+        .decided.join(", ")
+    )]
+    KeyMismatch {
+        table: TableName,
+        /// Where the recorded key lives, for the operator.
+        keys_table: String,
+        recorded: Vec<String>,
+        decided: Vec<String>,
+    },
     /// The target table is missing or unusable.
     #[error("table {table}: {reason}")]
     Table { table: TableName, reason: String },
@@ -110,6 +127,8 @@ pub trait Warehouse: Send + Sync {
         &self,
         table: &TableName,
     ) -> Result<Vec<(String, ColumnType, String)>, WarehouseError>;
+    /// The key columns recorded for a table by an earlier merge (see `table_keys`), if any.
+    async fn stored_key(&self, table: &TableName) -> Result<Option<Vec<String>>, WarehouseError>;
     /// A fresh epoch for an owner that has no external fencing token (standalone mode): greater
     /// than every epoch stored for this pipeline.
     async fn next_epoch(&self) -> Result<Epoch, WarehouseError>;

@@ -111,6 +111,19 @@ impl Warehouse for PgWarehouse {
             .map_err(|e| classify(e, "committing tidemark schema"))
     }
 
+    async fn stored_key(&self, table: &TableName) -> Result<Option<Vec<String>>, WarehouseError> {
+        let client = connect(&self.settings, "reading the recorded key").await?;
+        let row = client
+            .query_opt(
+                &sql::stored_key(&sql::table_keys_table(&self.settings.schema)),
+                &[&self.settings.pipeline, &table.to_string()],
+            )
+            .await
+            .map_err(|e| classify(e, "reading the recorded key"))?;
+        row.map(|r| column::<Vec<String>>(&r, 0, "reading the recorded key"))
+            .transpose()
+    }
+
     async fn describe(
         &self,
         table: &TableName,

@@ -30,8 +30,33 @@ pub(crate) fn watermarks_table(schema: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident("watermarks"))
 }
 
+pub(crate) fn table_keys_table(schema: &str) -> String {
+    format!("{}.{}", quote_ident(schema), quote_ident("table_keys"))
+}
+
+/// Records a table's key (target column names) if none is recorded, and returns the recorded
+/// one. `$1` pipeline, `$2` target (as written in config), `$3` key columns.
+pub(crate) fn record_key(keys: &str) -> String {
+    format!(
+        "WITH ins AS (
+             INSERT INTO {keys} (pipeline, target, key_columns) VALUES ($1, $2, $3)
+             ON CONFLICT (pipeline, target) DO NOTHING
+             RETURNING key_columns)
+         SELECT key_columns FROM ins
+         UNION ALL
+         SELECT key_columns FROM {keys} WHERE pipeline = $1 AND target = $2
+         LIMIT 1"
+    )
+}
+
+/// The recorded key of a table. `$1` pipeline, `$2` target.
+pub(crate) fn stored_key(keys: &str) -> String {
+    format!("SELECT key_columns FROM {keys} WHERE pipeline = $1 AND target = $2")
+}
+
 pub(crate) fn prepare_statements(schema: &str) -> Vec<String> {
     let wm = watermarks_table(schema);
+    let keys = table_keys_table(schema);
     vec![
         format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
         format!(
@@ -48,6 +73,19 @@ pub(crate) fn prepare_statements(schema: &str) -> Vec<String> {
         format!(
             "COMMENT ON TABLE {wm} IS 'tidemark: next Kafka offset to apply per partition, \
              written in the same transaction as the rows; epoch fences stale owners'"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {keys} (
+                pipeline    text   NOT NULL,
+                target      text   NOT NULL,
+                key_columns text[] NOT NULL,
+                PRIMARY KEY (pipeline, target)
+            )"
+        ),
+        format!(
+            "COMMENT ON TABLE {keys} IS 'tidemark: the key columns each target is merged by, \
+             recorded by the first merge so that every replica uses the same; delete a row to \
+             let the next merge record a new key'"
         ),
     ]
 }

@@ -376,3 +376,53 @@ async fn key_index_detection() {
         "(id, line) index is not all key columns"
     );
 }
+
+/// The first merge with changes records the table's key; a writer (another replica) whose
+/// layout decided another key is refused inside its transaction, nothing of it applied.
+#[tokio::test]
+async fn a_table_is_merged_by_one_recorded_key_across_writers() {
+    let pg = LocalPostgres::start().expect("postgres");
+    let (w, mut first) = setup(&pg, false).await;
+    let table = TableName::parse("public.t").unwrap();
+    assert_eq!(w.stored_key(&table).await.unwrap(), None);
+    let epoch = w.next_epoch().await.unwrap();
+    w.claim(&[tp(0)], epoch).await.unwrap();
+    first
+        .merge(&request(vec![upsert(1, "a", 0)], 1, epoch.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.stored_key(&table).await.unwrap(),
+        Some(vec!["id".to_string()])
+    );
+
+    let columns = w.describe(&table).await.unwrap();
+    let other =
+        TableLayout::from_target(table.clone(), columns, &BTreeMap::new(), &["loaded".into()])
+            .unwrap();
+    other.decide_key(vec![0, 1]);
+    let mut second = w.writer(Arc::new(other)).await.unwrap();
+    let change = Change {
+        key: Key(vec![Value::Int(2), Value::Text("b".into())]),
+        op: RowOp::Upsert(vec![Value::Int(2), Value::Text("b".into()), Value::Int(1)]),
+        coord: RecordCoord {
+            partition: 0,
+            offset: 1,
+        },
+    };
+    let err = second
+        .merge(&request(vec![change], 2, epoch.0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WarehouseError::KeyMismatch { .. }), "{err}");
+    assert!(
+        err.to_string().contains("[id]") && err.to_string().contains("[id, name]"),
+        "{err}"
+    );
+    assert_eq!(
+        rows(&pg).await,
+        vec![(1, Some("a".into()), Some(1))],
+        "nothing of it applied"
+    );
+    assert_eq!(w.watermarks().await.unwrap()[0].next_offset, 1);
+}

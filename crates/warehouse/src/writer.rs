@@ -29,6 +29,9 @@ pub struct PgTableWriter {
     key_index: Option<(Vec<usize>, bool)>,
     /// Driver types of the COPY columns: the delete flag, then the layout's columns.
     copy_types: Vec<Type>,
+    /// The table's key is recorded in `table_keys` and equals the layout's (checked in the
+    /// first committed merge with changes, then trusted).
+    key_recorded: bool,
 }
 
 impl PgTableWriter {
@@ -48,6 +51,7 @@ impl PgTableWriter {
             statements: None,
             key_index: None,
             copy_types,
+            key_recorded: false,
         }
     }
 
@@ -115,6 +119,8 @@ impl PgTableWriter {
             self.key_index = Some((key_columns.clone(), indexed));
         }
         let indexed = self.key_index.as_ref().is_some_and(|(_, i)| *i);
+        let recording_key = !self.key_recorded && !request.changes.is_empty();
+        let settings = self.settings.clone();
         let client = self.client(&statements).await?;
         let tx = client
             .transaction()
@@ -124,6 +130,9 @@ impl PgTableWriter {
             events: request.events,
             ..TableBatchStats::default()
         };
+        if recording_key {
+            record_key(&tx, &settings, &layout, &key_columns).await?;
+        }
         // Phase timings, for `TIDEMARK_LOG=tidemark_warehouse=debug`.
         let mut phases = [std::time::Duration::ZERO; 5];
         let mut clock = std::time::Instant::now();
@@ -172,6 +181,7 @@ impl PgTableWriter {
         tx.commit()
             .await
             .map_err(|e| classify(e, "committing merge"))?;
+        self.key_recorded |= recording_key;
         lap(4);
         tracing::debug!(
             table = %layout.table,
@@ -185,6 +195,42 @@ impl PgTableWriter {
         );
         Ok(stats)
     }
+}
+
+/// Records the table's key if no merge has, in the merge's own transaction, and fails if the
+/// recorded key is another one: every replica merges a table by one key.
+async fn record_key(
+    tx: &Transaction<'_>,
+    settings: &PgSettings,
+    layout: &TableLayout,
+    key_columns: &[usize],
+) -> Result<(), WarehouseError> {
+    let decided: Vec<String> = key_columns
+        .iter()
+        .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
+        .collect();
+    let keys_table = sql::table_keys_table(&settings.schema);
+    let row = tx
+        .query_one(
+            &sql::record_key(&keys_table),
+            &[&settings.pipeline, &layout.table.to_string(), &decided],
+        )
+        .await
+        .map_err(|e| classify(e, "recording the table's key"))?;
+    let recorded: Vec<String> = column(&row, 0, "recording the table's key")?;
+    let mut a = recorded.clone();
+    let mut b = decided.clone();
+    a.sort();
+    b.sort();
+    if a != b {
+        return Err(WarehouseError::KeyMismatch {
+            table: layout.table.clone(),
+            keys_table,
+            recorded,
+            decided,
+        });
+    }
+    Ok(())
 }
 
 /// Every merge deletes the staged keys from the target: without an index whose columns are
