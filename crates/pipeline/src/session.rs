@@ -269,7 +269,9 @@ impl Session<'_> {
         };
         if reread {
             let tps = all_partitions(&self.lifecycle.tables, self.broker).await?;
-            if tps != self.partitions {
+            if self.partitions_read.is_none() {
+                tracing::info!(partitions = tps.len(), "partitions of the configured topics");
+            } else if tps != self.partitions {
                 tracing::info!(partitions = tps.len(), "partitions changed");
             }
             self.partitions = tps;
