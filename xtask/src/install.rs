@@ -171,6 +171,7 @@ fn cargo_install(p: &Prereq, tools: &Tools) -> Result<(), SetupError> {
     status(cmd, &format!("cargo install {krate}"))?;
     // Best effort: the binary is installed; a leftover build dir only costs disk.
     let _ = std::fs::remove_dir_all(&build_dir);
+    let _ = std::fs::remove_dir(tools.root.join("build")); // only if no other build is there
     Ok(())
 }
 
