@@ -270,7 +270,10 @@ impl Session<'_> {
         if reread {
             let tps = all_partitions(&self.lifecycle.tables, self.broker).await?;
             if self.partitions_read.is_none() {
-                tracing::info!(partitions = tps.len(), "partitions of the configured topics");
+                tracing::info!(
+                    partitions = tps.len(),
+                    "partitions of the configured topics"
+                );
             } else if tps != self.partitions {
                 tracing::info!(partitions = tps.len(), "partitions changed");
             }
