@@ -104,6 +104,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     renames: table.renames.clone(),
                     unmanaged: vec![],
                     key: KeySource::MessageKey,
+                    apply_truncates: false,
                 }],
                 slices: 2,
                 limits: BatchLimits {

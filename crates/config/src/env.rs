@@ -20,6 +20,7 @@ const STRING_KEYS: &[&[&str]] = &[
     &["tables", "*", "key", "*"],
     &["tables", "*", "columns", "*"],
     &["tables", "*", "unmanaged_columns", "*"],
+    &["tables", "*", "truncate"],
 ];
 
 /// Maps whose keys are the user's, and case-sensitive: source field names.
@@ -178,6 +179,7 @@ mod tests {
         target = "public.t"
         key = ["ID"]
         unmanaged_columns = ["x"]
+        truncate = "apply"
         [tables.columns]
         ID = "id"
     "#;

@@ -223,6 +223,19 @@ pub struct TableConfig {
     /// Target columns tidemark never writes (their DEFAULT applies), e.g. a load timestamp.
     #[serde(default)]
     pub unmanaged_columns: Vec<String>,
+    /// What a truncate of the source table (Debezium `op = "t"`) does: `"ignore"` (default;
+    /// logged with its offset) or `"apply"` (the target is emptied in the merge that passes
+    /// the truncate, before the changes that follow it).
+    #[serde(default)]
+    pub truncate: TruncateMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TruncateMode {
+    #[default]
+    Ignore,
+    Apply,
 }
 
 impl TableConfig {

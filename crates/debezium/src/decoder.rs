@@ -17,6 +17,17 @@ pub enum KeySource {
     Fields(Vec<String>),
 }
 
+/// What one record was, besides the changes it appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    /// Row changes (none for a tombstone), appended to `out`.
+    Rows,
+    /// `op = "t"`: the source table was truncated at this record.
+    Truncate,
+    /// `op = "m"`: a logical decoding message, not a row.
+    Message,
+}
+
 /// Decodes the Debezium records of one table into [`Change`]s. One per (owner, table): it
 /// holds the layout (which owns the table's key decision, shared by every decoder of the
 /// table) and reusable buffers.
@@ -118,20 +129,26 @@ impl TableDecoder {
 
     /// Appends the changes one record produces to `out`: none for a tombstone, one for
     /// c/r/u/d, two (Delete(old key) then Upsert(new key)) for an update whose before and
-    /// after images have different key values. On error nothing is appended.
+    /// after images have different key values. A truncate or a logical decoding message
+    /// appends nothing and says so (they carry no key). On error nothing is appended.
     pub fn decode(
         &mut self,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         coord: RecordCoord,
         out: &mut Vec<Change>,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<Decoded, DecodeError> {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
-            return Ok(());
+            return Ok(Decoded::Rows);
         };
         let Some(images) = parse_images(value, &self.layout, &mut self.scratch)? else {
-            return Ok(());
+            return Ok(Decoded::Rows);
         };
+        match images.op {
+            Op::Truncate => return Ok(Decoded::Truncate),
+            Op::Message => return Ok(Decoded::Message),
+            Op::Create | Op::Read | Op::Update | Op::Delete => {}
+        }
         let message_key = if self.from_message_key {
             let fields = parse_message_key(key)?.ok_or_else(|| DecodeError::MissingKey {
                 reason: "the record has no message key, and the table's key columns come from \
@@ -179,6 +196,7 @@ impl TableDecoder {
                     coord,
                 });
             }
+            Op::Truncate | Op::Message => {}
             Op::Delete => {
                 let key = match message_key {
                     Some(values) => Key(values),
@@ -191,7 +209,7 @@ impl TableDecoder {
                 });
             }
         }
-        Ok(())
+        Ok(Decoded::Rows)
     }
 
     fn field_name(&self, col: usize) -> &str {

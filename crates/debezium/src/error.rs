@@ -32,8 +32,8 @@ pub enum DecodeError {
     MissingOp,
     /// The change event's `op` is not one that tidemark applies.
     #[error(
-        "unsupported Debezium op {0:?}: only \"c\" (create), \"u\" (update), \"d\" (delete) and \
-         \"r\" (snapshot read) are applied; \"t\" (truncate) and \"m\" (message) are not"
+        "unsupported Debezium op {0:?}: the known ops are \"c\" (create), \"u\" (update), \
+         \"d\" (delete), \"r\" (snapshot read), \"t\" (truncate) and \"m\" (message)"
     )]
     UnsupportedOp(String),
     /// The change event lacks the row image its op needs (`after` for c/r/u).

@@ -21,10 +21,14 @@ pub enum Op {
     Delete,
     /// `"r"`: a row was read by a snapshot.
     Read,
+    /// `"t"`: the source table was truncated (no row images, usually no key).
+    Truncate,
+    /// `"m"`: a logical decoding message (PostgreSQL `pg_logical_emit_message`): not a row.
+    Message,
 }
 
 impl Op {
-    /// Parses Debezium's op code; `t` (truncate), `m` (message) and anything else are
+    /// Parses Debezium's op code; anything but `c`, `u`, `d`, `r`, `t`, `m` is
     /// [`DecodeError::UnsupportedOp`].
     pub fn from_code(code: &str) -> Result<Self, DecodeError> {
         match code {
@@ -32,17 +36,21 @@ impl Op {
             "u" => Ok(Op::Update),
             "d" => Ok(Op::Delete),
             "r" => Ok(Op::Read),
+            "t" => Ok(Op::Truncate),
+            "m" => Ok(Op::Message),
             other => Err(DecodeError::UnsupportedOp(other.to_string())),
         }
     }
 
-    /// Debezium's op code (`"c"`, `"u"`, `"d"` or `"r"`).
+    /// Debezium's op code.
     pub fn code(self) -> &'static str {
         match self {
             Op::Create => "c",
             Op::Update => "u",
             Op::Delete => "d",
             Op::Read => "r",
+            Op::Truncate => "t",
+            Op::Message => "m",
         }
     }
 }
@@ -54,6 +62,8 @@ impl fmt::Display for Op {
             Op::Update => "update",
             Op::Delete => "delete",
             Op::Read => "snapshot read",
+            Op::Truncate => "truncate",
+            Op::Message => "logical decoding message",
         };
         write!(f, "{name} ({})", self.code())
     }

@@ -22,6 +22,6 @@ mod json_text;
 mod key;
 mod wire;
 
-pub use decoder::{KeySource, TableDecoder};
+pub use decoder::{Decoded, KeySource, TableDecoder};
 pub use error::DecodeError;
 pub use event::{parse_event, Event, Op, SourceInfo};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use tidemark_debezium::{parse_event, DecodeError, KeySource, Op};
+use tidemark_debezium::{parse_event, DecodeError, Decoded, KeySource, Op};
 
 fn create(after: &str) -> String {
     payload("c", "null", after, &mysql_source(1, 0, "false"))
@@ -48,22 +48,39 @@ fn missing_op() {
 }
 
 #[test]
-fn unsupported_ops() {
+fn unknown_ops_are_errors_naming_the_known_ones() {
+    let value = r#"{"op":"x","ts_ms":1}"#;
+    let err = fail(Some(r#"{"id":1}"#), value);
+    assert_eq!(err, DecodeError::UnsupportedOp("x".into()));
+    assert!(err.to_string().contains("truncate"), "{err}");
+    assert_eq!(
+        parse_event(value.as_bytes()).unwrap_err(),
+        DecodeError::UnsupportedOp("x".into())
+    );
+}
+
+/// Truncates and logical decoding messages are recognized, never mistaken for rows, and need
+/// no message key (Debezium sends them without one).
+#[test]
+fn truncates_and_messages_are_recognized_and_produce_no_rows() {
     let truncate =
         r#"{"before":null,"after":null,"source":{"connector":"postgresql"},"op":"t","ts_ms":1}"#;
     let message = r#"{"op":"m","ts_ms":1,"message":{"prefix":"foo","content":"YmFy"}}"#;
-    for (value, code) in [(truncate, "t"), (message, "m"), (r#"{"op":"x"}"#, "x")] {
-        let err = fail(Some(r#"{"id":1}"#), value);
-        assert_eq!(err, DecodeError::UnsupportedOp(code.into()));
-        assert!(err.to_string().contains("truncate"), "{err}");
-        assert_eq!(
-            parse_event(value.as_bytes()).unwrap_err(),
-            DecodeError::UnsupportedOp(code.into())
-        );
+    let schema_envelope = envelope("null", truncate);
+    for (value, expected) in [
+        (truncate, Decoded::Truncate),
+        (message, Decoded::Message),
+        (schema_envelope.as_str(), Decoded::Truncate),
+    ] {
+        let mut d = decoder(customers(), KeySource::MessageKey);
+        let mut out = Vec::new();
+        let got = d
+            .decode(None, Some(value.as_bytes()), coord(3), &mut out)
+            .unwrap_or_else(|e| panic!("{value}: {e}"));
+        assert_eq!(got, expected, "{value}");
+        assert!(out.is_empty(), "{value}: {out:?}");
+        assert_eq!(d.key_columns(), None, "a truncate decides no key");
     }
-    // Also inside the envelope.
-    let err = fail(None, &envelope("null", truncate));
-    assert_eq!(err, DecodeError::UnsupportedOp("t".into()));
 }
 
 #[test]

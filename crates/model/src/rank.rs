@@ -32,6 +32,13 @@ impl RankedBatch {
         self.winners.len()
     }
 
+    /// Drops every change collected so far (a truncate of the source table voids them); the
+    /// records stay counted in `events`.
+    pub fn discard_changes(&mut self) {
+        self.winners.clear();
+        self.bytes = 0;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.winners.is_empty()
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use tidemark_debezium::TableDecoder;
+use tidemark_debezium::{Decoded, TableDecoder};
 use tidemark_model::{Change, Epoch, RankedBatch, RecordCoord, TopicPartition, Watermark};
 use tidemark_ports::{MergeRequest, RawRecord, ReadEvent};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -30,6 +30,8 @@ use crate::PipelineError;
 pub(crate) struct Route {
     pub merger: Addr<TableMerger>,
     pub decoder: TableDecoder,
+    /// `truncate = "apply"`: a source truncate empties the target.
+    pub apply_truncates: bool,
 }
 
 /// Records of one table collected since the last batch was cut.
@@ -41,6 +43,8 @@ struct Pending {
     memory: Option<OwnedSemaphorePermit>,
     /// When the first record arrived, for `linger`.
     since: Instant,
+    /// A source truncate was read: the target is emptied before `batch` is applied.
+    truncate: bool,
 }
 
 impl Pending {
@@ -50,6 +54,7 @@ impl Pending {
             offsets: BTreeMap::new(),
             memory: None,
             since: Instant::now(),
+            truncate: false,
         }
     }
 
@@ -160,7 +165,7 @@ impl PartitionOwner {
             offset: record.offset,
         };
         self.scratch.clear();
-        route
+        let decoded = route
             .decoder
             .decode(
                 record.key.as_deref(),
@@ -174,10 +179,27 @@ impl PartitionOwner {
                 offset: record.offset,
                 source: Box::new(source),
             })?;
+        let apply_truncates = route.apply_truncates;
         let pending = self
             .pending
             .entry(record.topic.clone())
             .or_insert_with(Pending::new);
+        match decoded {
+            Decoded::Rows => {}
+            Decoded::Truncate if apply_truncates => {
+                // Everything collected before the truncate is void; what follows applies to
+                // the emptied table.
+                tracing::info!(topic = %record.topic, partition = record.partition, offset = record.offset, "source table truncated: the target is emptied in this batch");
+                pending.batch.discard_changes();
+                pending.truncate = true;
+            }
+            Decoded::Truncate => {
+                tracing::info!(topic = %record.topic, partition = record.partition, offset = record.offset, "source table truncated: ignored (truncate = \"ignore\")");
+            }
+            Decoded::Message => {
+                tracing::debug!(topic = %record.topic, partition = record.partition, offset = record.offset, "logical decoding message: not a row");
+            }
+        }
         for change in self.scratch.drain(..) {
             pending.batch.push(change);
         }
@@ -284,6 +306,7 @@ impl PartitionOwner {
         }
         let events = pending.batch.events;
         let request = MergeRequest {
+            truncate: pending.truncate,
             changes: pending.batch.into_winners().collect(),
             watermarks: pending
                 .offsets

@@ -144,6 +144,7 @@ impl Workers {
                 Route {
                     merger: self.mergers[&t.topic].0.clone(),
                     decoder: decoder(t, &self.layouts[&t.topic])?,
+                    apply_truncates: t.apply_truncates,
                 },
             );
         }

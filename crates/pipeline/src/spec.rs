@@ -35,6 +35,8 @@ pub struct TableSpec {
     pub renames: BTreeMap<String, String>,
     pub unmanaged: Vec<String>,
     pub key: KeySource,
+    /// Apply source truncates to the target (`truncate = "apply"`), else log and ignore them.
+    pub apply_truncates: bool,
 }
 
 /// What one replica runs: its tables, slices and limits, and its role.

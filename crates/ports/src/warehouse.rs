@@ -109,6 +109,9 @@ impl WarehouseError {
 #[derive(Debug, Clone)]
 pub struct MergeRequest {
     // The key is the table's, decided once and held by its layout (`TableLayout::key`).
+    /// The source table was truncated (Debezium `op = "t"`, with `truncate = "apply"`) before
+    /// `changes`: the target is emptied first, in the same transaction.
+    pub truncate: bool,
     /// One change per key (already ranked).
     pub changes: Vec<Change>,
     /// The next offset of every partition whose records are in this batch.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tidemark_config::{Config, ConfigError, CoordinationMode};
+use tidemark_config::{Config, ConfigError, CoordinationMode, TruncateMode};
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
 use tidemark_pipeline::{BatchLimits, Mode, ReplicaSpec, Role, TableSpec};
@@ -26,6 +26,7 @@ pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
                     Some(fields) => KeySource::Fields(fields.clone()),
                     None => KeySource::MessageKey,
                 },
+                apply_truncates: t.truncate == TruncateMode::Apply,
             })
         })
         .collect();

@@ -199,6 +199,9 @@ pub(crate) struct MergeSql {
     /// Deletes target rows whose key is staged; returns the number removed for delete winners.
     pub delete: String,
     pub insert: String,
+    /// Empties the target (a source truncate). DELETE, not TRUNCATE: it needs only the DELETE
+    /// privilege, works with foreign keys, and does not lock out readers.
+    pub truncate: String,
 }
 
 impl MergeSql {
@@ -256,6 +259,7 @@ impl MergeSql {
             copy_in,
             delete,
             insert,
+            truncate: format!("DELETE FROM {target}"),
         }
     }
 }

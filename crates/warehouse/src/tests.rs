@@ -72,6 +72,7 @@ fn delete(id: i64, offset: i64) -> Change {
 
 fn request(changes: Vec<Change>, next_offset: i64, epoch: i64) -> MergeRequest {
     MergeRequest {
+        truncate: false,
         events: changes.len() as u64,
         changes,
         watermarks: vec![Watermark {

@@ -140,6 +140,12 @@ impl PgTableWriter {
             phases[phase] = clock.elapsed();
             clock = std::time::Instant::now();
         };
+        if request.truncate {
+            stats.deletes += tx
+                .execute(&statements.truncate, &[])
+                .await
+                .map_err(|e| classify(e, "emptying the target for a source truncate"))?;
+        }
         let piece_len = request.changes.len().div_ceil(pieces.max(1)).max(1);
         for (i, piece) in request.changes.chunks(piece_len).enumerate() {
             if i > 0 {

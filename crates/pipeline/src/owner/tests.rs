@@ -114,6 +114,7 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
                 Route {
                     merger,
                     decoder: TableDecoder::new(layout, KeySource::MessageKey).expect("decoder"),
+                    apply_truncates: false,
                 },
             )]),
             positions: HashMap::from([(tp, 0)]),
