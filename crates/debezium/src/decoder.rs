@@ -200,6 +200,12 @@ impl TableDecoder {
             Op::Delete => {
                 let key = match message_key {
                     Some(values) => Key(values),
+                    // No before image (e.g. a PostgreSQL table without REPLICA IDENTITY FULL or
+                    // a key): the configured key fields may be in the message key.
+                    None if images.before.is_none() => match key_from_message(key, &keys)? {
+                        Some(key) => key,
+                        None => keys.delete_key_from_before(None)?,
+                    },
                     None => keys.delete_key_from_before(images.before.as_deref())?,
                 };
                 out.push(Change {
@@ -383,6 +389,23 @@ impl KeyReader<'_> {
                 ),
             })
     }
+}
+
+/// The configured key's values read from the message key's fields of the same names, when the
+/// message key has all of them, non-null.
+fn key_from_message(key: Option<&[u8]>, keys: &KeyReader<'_>) -> Result<Option<Key>, DecodeError> {
+    let Some(fields) = parse_message_key(key)? else {
+        return Ok(None);
+    };
+    let mut values = Vec::with_capacity(keys.key_cols.len());
+    for &col in keys.key_cols {
+        let name = keys.field(col);
+        match fields.iter().find(|f| f.name == name.as_str()) {
+            Some(f) if !f.value.is_null() => values.push(f.value.clone()),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(Key(values)))
 }
 
 /// A column that appears twice in `cols`, if any.

@@ -385,3 +385,35 @@ fn a_configured_key_is_decided_when_the_decoder_is_built() {
         TableDecoder::new(layout.clone(), KeySource::Fields(vec!["order_id".into()])).unwrap_err();
     assert!(matches!(err, DecodeError::KeyFieldsChanged { .. }), "{err}");
 }
+
+/// A delete without a before image (a PostgreSQL table whose replica identity gives none) with
+/// configured key fields takes them from the message key; without them it is an error saying
+/// what is missing, and only the key is ever taken (never other before-image values).
+#[test]
+fn configured_key_deletes_without_a_before_image_read_the_message_key() {
+    let fields = KeySource::Fields(vec!["order_id".into(), "line_no".into()]);
+    let mut d = decoder(order_lines(), fields);
+    let value = line_event("d", "null", "null");
+    assert_eq!(
+        run(
+            &mut d,
+            Some(r#"{"line_no":2,"order_id":10}"#),
+            Some(&value),
+            4
+        )
+        .unwrap(),
+        vec![delete(vec![int(10), int(2)], 4)]
+    );
+    for key in [
+        None,
+        Some(r#"{"order_id":10}"#),
+        Some(r#"{"order_id":10,"line_no":null}"#),
+    ] {
+        let err = run(&mut d, key, Some(&value), 5).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::MissingKey { .. })
+                && err.to_string().contains("no \"before\""),
+            "{key:?}: {err}"
+        );
+    }
+}
