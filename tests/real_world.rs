@@ -1,6 +1,9 @@
-//! Debezium truncate events (`op = "t"`) and logical decoding messages (`op = "m"`) are
-//! recognized, never mistaken for rows: a truncate empties the target with
-//! `truncate = "apply"` and is logged and ignored by default.
+//! Shapes of real change streams beyond plain rows:
+//! - Debezium truncate events (`op = "t"`) and logical decoding messages (`op = "m"`) are
+//!   recognized, never mistaken for rows: a truncate empties the target with
+//!   `truncate = "apply"` and is logged and ignored by default;
+//! - hostile identifiers (SQL in a column name, case, spaces, accents) land as exactly those
+//!   columns.
 
 use std::collections::BTreeMap;
 
@@ -114,4 +117,62 @@ fn a_source_truncate_empties_the_target_only_when_asked() {
             .collect();
         assert_eq!(next, vec![5], "{name}: every record is passed");
     }
+}
+
+/// Identifiers keep their case and are quoted through one function: source columns named like
+/// SQL, with mixed case or with spaces and accents land as exactly those columns.
+#[test]
+fn hostile_identifiers_land_as_exactly_those_columns() {
+    let stack = Stack::start();
+    let topic = "db.inv.Hostile";
+    block_on(async {
+        let client = tidemark_testkit::connect(&stack.url()).await.unwrap();
+        client
+            .batch_execute(
+                r#"CREATE SCHEMA "Odd Schema";
+                   CREATE TABLE "Odd Schema"."Tab""le" (
+                       "Order" bigint PRIMARY KEY,
+                       """; DROP TABLE x; --" text,
+                       "naïve col" text,
+                       "order" text
+                   )"#,
+            )
+            .await
+            .expect("create target");
+    });
+    stack.kafka.create_topic(topic, 1).expect("topic");
+    let value = r#"{"before":null,"after":{"Order":7,"\"; DROP TABLE x; --":"a'b","naïve col":"é","order":"lower"},"source":{"connector":"postgresql"},"op":"c","ts_ms":1}"#;
+    block_on(tidemark_testkit::produce(
+        stack.kafka.bootstrap(),
+        [ProduceRecord {
+            topic: topic.into(),
+            partition: 0,
+            key: Some(br#"{"Order":7}"#.to_vec()),
+            value: Some(value.as_bytes().to_vec()),
+        }],
+    ))
+    .expect("produce");
+    let config = stack.dir.path().join("hostile.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\n[[tables]]\ntopic = {topic:?}\ntarget = 'Odd Schema.Tab\"le'\n",
+            stack.kafka.bootstrap(),
+            stack.url()
+        ),
+    )
+    .unwrap();
+    refresh(&config);
+    let row = block_on(async {
+        let client = tidemark_testkit::connect(&stack.url()).await.unwrap();
+        client
+            .query_one(
+                r#"SELECT "Order", """; DROP TABLE x; --", "naïve col", "order" FROM "Odd Schema"."Tab""le""#,
+                &[],
+            )
+            .await
+            .expect("read target")
+    });
+    let got: (i64, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!(got, (7, "a'b".into(), "é".into(), "lower".into()));
 }
