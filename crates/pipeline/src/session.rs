@@ -46,6 +46,14 @@ pub(crate) struct Lifecycle {
     pub commit_offsets: bool,
 }
 
+impl Lifecycle {
+    /// Whether this failure is a newer owner taking over, which a cluster member answers by
+    /// stepping down and rejoining (standalone: never, a fence there is an error).
+    fn hands_over(&self, e: &PipelineError) -> bool {
+        self.on_fence == OnFence::Rejoin && fenced(e)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OnFence {
     Rejoin,
@@ -219,13 +227,28 @@ impl Session<'_> {
                     }
                 }
                 Woke::Event(Some(SupervisorEvent::MergeFailed(e))) => {
-                    if fenced(&e) && self.lifecycle.on_fence == OnFence::Rejoin {
+                    if self.lifecycle.hands_over(&e) {
                         tracing::warn!(error = %ErrorChain(&e), "fenced by a newer owner: stepping down");
                         return self.end(SessionEnd::Rejoin, None).await;
                     }
                     return self.end(SessionEnd::Finished, Some(e)).await;
                 }
             }
+        }
+    }
+
+    /// While ending: a merge failure is the session's error unless it is the expected end of an
+    /// ownership (a handover fence in a cluster) or the session is aborting anyway.
+    fn keep_merge_failure(
+        &self,
+        e: PipelineError,
+        abort: bool,
+        first_error: &mut Option<PipelineError>,
+    ) {
+        if self.lifecycle.hands_over(&e) {
+            tracing::warn!(error = %ErrorChain(&e), "commit rejected: fenced by a newer owner");
+        } else if !abort {
+            first_error.get_or_insert(e);
         }
     }
 
@@ -419,11 +442,7 @@ impl Session<'_> {
                 }
                 Some(SupervisorEvent::MergeFailed(e)) => {
                     self.workers.stop_retrying();
-                    if fenced(&e) && self.lifecycle.on_fence == OnFence::Rejoin {
-                        tracing::warn!(error = %ErrorChain(&e), "commit rejected: fenced by a newer owner");
-                    } else if !abort {
-                        first_error.get_or_insert(e);
-                    }
+                    self.keep_merge_failure(e, abort, &mut first_error);
                 }
                 None => break,
             }
@@ -431,9 +450,7 @@ impl Session<'_> {
         // A merger may still report a failure of a batch that an owner sent before it stopped.
         while let Ok(event) = self.workers.events.try_recv() {
             if let SupervisorEvent::MergeFailed(e) = event {
-                if !(abort || fenced(&e) && self.lifecycle.on_fence == OnFence::Rejoin) {
-                    first_error.get_or_insert(e);
-                }
+                self.keep_merge_failure(e, abort, &mut first_error);
             }
         }
         if let Err(e) = self.membership.leave().await {
