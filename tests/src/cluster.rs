@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -85,44 +85,12 @@ impl Producer {
     }
 }
 
-/// Ownership map from `tidemark status --json`: (topic, partition) → member id.
-pub fn owners(config: &Path) -> BTreeMap<(String, i32), String> {
-    let out = Command::new(crate::tidemark_bin())
-        .args([
-            "status",
-            "--json",
-            "--config",
-            &config.display().to_string(),
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .expect("status");
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
-        return BTreeMap::new();
-    };
-    v["partitions"]
-        .as_array()
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|p| {
-                    let owner = p["owner"].as_str()?;
-                    let member = owner.rsplit_once('/').map_or(owner, |(m, _)| m);
-                    Some((
-                        (
-                            p["topic"].as_str()?.to_string(),
-                            p["partition"].as_i64()? as i32,
-                        ),
-                        member.to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The epoch `tidemark status --json` shows per (topic, partition).
-pub fn status_epochs(config: &Path) -> BTreeMap<(String, i32), i64> {
+/// One field of every partition in `tidemark status --json`, per (topic, partition); `Err`
+/// with status's stderr when it printed no JSON (the cluster may be down on purpose).
+fn status_by_partition<T>(
+    config: &Path,
+    field: impl Fn(&serde_json::Value) -> Option<T>,
+) -> Result<BTreeMap<(String, i32), T>, String> {
     let out = Command::new(crate::tidemark_bin())
         .args([
             "status",
@@ -132,26 +100,39 @@ pub fn status_epochs(config: &Path) -> BTreeMap<(String, i32), i64> {
         ])
         .output()
         .expect("status");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
             "status --json: {e}: {}",
             String::from_utf8_lossy(&out.stderr)
         )
-    });
-    v["partitions"]
+    })?;
+    Ok(v["partitions"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|p| {
-            Some((
-                (
-                    p["topic"].as_str()?.to_string(),
-                    p["partition"].as_i64()? as i32,
-                ),
-                p["epoch"].as_i64()?,
-            ))
+            let tp = (
+                p["topic"].as_str()?.to_string(),
+                p["partition"].as_i64()? as i32,
+            );
+            Some((tp, field(p)?))
         })
-        .collect()
+        .collect())
+}
+
+/// Ownership map from `tidemark status --json`: (topic, partition) → member id; empty while
+/// status cannot answer.
+pub fn owners(config: &Path) -> BTreeMap<(String, i32), String> {
+    status_by_partition(config, |p| {
+        let owner = p["owner"].as_str()?;
+        Some(owner.rsplit_once('/').map_or(owner, |(m, _)| m).to_string())
+    })
+    .unwrap_or_default()
+}
+
+/// The epoch `tidemark status --json` shows per (topic, partition).
+pub fn status_epochs(config: &Path) -> BTreeMap<(String, i32), i64> {
+    status_by_partition(config, |p| p["epoch"].as_i64()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The fencing epoch stored in the warehouse per (topic, partition).
