@@ -99,35 +99,15 @@ fn sigterm_finishes_in_flight_work_and_exits_zero() {
 
 #[test]
 fn postgres_restarted_mid_stream_is_waited_for_and_nothing_is_lost() {
-    let mut stack = Stack::start();
-    let setups = salesdb_setups();
-    stack.prepare(&setups, 3);
-    let mut history = Generator::new(
-        setups.iter().map(|s| s.def.clone()).collect(),
-        GenConfig {
-            partitions: 3,
-            ..GenConfig::hostile(51, 30_000)
-        },
-    );
-    produce(stack.kafka.bootstrap(), history.by_ref().take(10_000));
-    let config = stack.config(
-        "pgrestart",
-        &setups,
-        "[batch]\nmax_rows = 300\nlinger = \"20ms\"\n",
-    );
+    let UnderWay {
+        mut stack,
+        setups,
+        mut history,
+        config: _,
+        mut running,
+    } = under_way("pgrestart", 51, 30_000, 2_000);
     let url = stack.url();
     let mut seen = Default::default();
-    let mut running = Running::start(&config, stack.dir.path().join("run.log"));
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while watermarks(&url).values().sum::<i64>() < 2_000 {
-        running.assert_alive();
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no progress:\n{}",
-            running.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     // Kill the warehouse while merges are in flight, produce more, and bring it back.
     stack.pg.kill9();
     produce(stack.kafka.bootstrap(), history.by_ref().take(10_000));
@@ -214,34 +194,14 @@ fn records_deleted_by_retention_before_they_were_applied_stop_with_the_missing_r
 /// and the process exits 0. What it committed plus a later refresh equals the oracle.
 #[test]
 fn sigterm_during_a_warehouse_outage_drains_once_it_is_back_and_exits_zero() {
-    let mut stack = Stack::start();
-    let setups = salesdb_setups();
-    stack.prepare(&setups, 3);
-    let mut history = Generator::new(
-        setups.iter().map(|s| s.def.clone()).collect(),
-        GenConfig {
-            partitions: 3,
-            ..GenConfig::hostile(57, 20_000)
-        },
-    );
-    produce(stack.kafka.bootstrap(), history.by_ref().take(10_000));
-    let config = stack.config(
-        "sigterm-outage",
-        &setups,
-        "[batch]\nmax_rows = 300\nlinger = \"20ms\"\n",
-    );
+    let UnderWay {
+        mut stack,
+        setups,
+        mut history,
+        config,
+        mut running,
+    } = under_way("sigterm-outage", 57, 20_000, 1_000);
     let url = stack.url();
-    let mut running = Running::start(&config, stack.dir.path().join("run.log"));
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while watermarks(&url).values().sum::<i64>() < 1_000 {
-        running.assert_alive();
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no progress:\n{}",
-            running.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     stack.pg.kill9();
     produce(stack.kafka.bootstrap(), history.by_ref().take(5_000));
     // Wait until a merge is failing and being retried, then ask for a shutdown.
@@ -270,4 +230,51 @@ fn sigterm_during_a_warehouse_outage_drains_once_it_is_back_and_exits_zero() {
     produce(stack.kafka.bootstrap(), history.by_ref());
     refresh(&config);
     assert_matches_oracle(&url, &setups, history.oracle());
+}
+
+/// A `tidemark run` under way over salesdb (3 partitions, small batches): the first 10,000
+/// events of a hostile history are produced, and at least `applied` offsets are committed.
+struct UnderWay {
+    stack: Stack,
+    setups: Vec<TableSetup>,
+    history: Generator,
+    config: std::path::PathBuf,
+    running: Running,
+}
+
+fn under_way(name: &str, seed: u64, events: u64, applied: i64) -> UnderWay {
+    let stack = Stack::start();
+    let setups = salesdb_setups();
+    stack.prepare(&setups, 3);
+    let mut history = Generator::new(
+        setups.iter().map(|s| s.def.clone()).collect(),
+        GenConfig {
+            partitions: 3,
+            ..GenConfig::hostile(seed, events)
+        },
+    );
+    produce(stack.kafka.bootstrap(), history.by_ref().take(10_000));
+    let config = stack.config(
+        name,
+        &setups,
+        "[batch]\nmax_rows = 300\nlinger = \"20ms\"\n",
+    );
+    let mut running = Running::start(&config, stack.dir.path().join("run.log"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while watermarks(&stack.url()).values().sum::<i64>() < applied {
+        running.assert_alive();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress:\n{}",
+            running.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    UnderWay {
+        stack,
+        setups,
+        history,
+        config,
+        running,
+    }
 }
