@@ -133,11 +133,11 @@ impl PgTableWriter {
         if recording_key {
             record_key(&tx, &settings, &layout, &key_columns).await?;
         }
-        // Phase timings, for `TIDEMARK_LOG=tidemark_warehouse=debug`.
+        // Phase timings (summed over the pieces), for `TIDEMARK_LOG=tidemark_warehouse=debug`.
         let mut phases = [std::time::Duration::ZERO; 5];
         let mut clock = std::time::Instant::now();
         let mut lap = |phase: usize| {
-            phases[phase] = clock.elapsed();
+            phases[phase] += clock.elapsed();
             clock = std::time::Instant::now();
         };
         if request.truncate {
