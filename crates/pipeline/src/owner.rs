@@ -247,18 +247,10 @@ impl PartitionOwner {
                         self.finish(ctx, Err(e), true);
                         return;
                     }
-                    if self
-                        .pending
-                        .get(&topic)
-                        .is_some_and(|p| p.is_full(&self.limits))
-                    {
+                    if self.is_full(&topic) {
                         self.mark_due(&topic);
                         self.send_due();
-                        if self
-                            .pending
-                            .get(&topic)
-                            .is_some_and(|p| p.is_full(&self.limits))
-                        {
+                        if self.is_full(&topic) {
                             // No slot: read nothing more until a merge finishes.
                             self.wait_for_slot(ctx);
                             return;
@@ -274,6 +266,13 @@ impl PartitionOwner {
         if self.refresh_complete() {
             self.finish(ctx, Ok(()), true);
         }
+    }
+
+    /// Whether the table's pending batch is full.
+    fn is_full(&self, topic: &Arc<str>) -> bool {
+        self.pending
+            .get(topic)
+            .is_some_and(|p| p.is_full(&self.limits))
     }
 
     fn mark_due(&mut self, topic: &Arc<str>) {
@@ -356,12 +355,8 @@ impl PartitionOwner {
     /// that is due only by `linger` does not hold up reading: it grows until the next tick
     /// finds a slot for it.
     fn resume(&mut self, ctx: &mut Context<Self>) {
-        let must_wait = self.finishing
-            || !self.deferred.is_empty()
-                && self
-                    .due
-                    .iter()
-                    .any(|t| self.pending.get(t).is_some_and(|p| p.is_full(&self.limits)));
+        let must_wait =
+            self.finishing || !self.deferred.is_empty() && self.due.iter().any(|t| self.is_full(t));
         if !self.due.is_empty() && must_wait {
             self.wait_for_slot(ctx);
         } else if !self.deferred.is_empty() {
