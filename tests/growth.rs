@@ -103,8 +103,12 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     target: TableName::parse(&table.target).expect("target"),
                     renames: table.renames.clone(),
                     unmanaged: vec![],
+                    fields: Default::default(),
                     key: KeySource::MessageKey,
                     apply_truncates: false,
+                    decode: Default::default(),
+                    dead_letters: false,
+                    soft_delete: false,
                 }],
                 slices: 2,
                 limits: BatchLimits {

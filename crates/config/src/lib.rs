@@ -16,6 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use tidemark_debezium::{BinaryHandling, DecimalHandling, DecodeOptions, TimePrecision};
 use tidemark_model::TableName;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,12 @@ pub struct Config {
     /// Micro-batch and memory limits.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// How values are read where a record does not say (every table; each may override).
+    #[serde(default)]
+    pub decoding: DecodingConfig,
+    /// What happens to a record that cannot be applied.
+    #[serde(default)]
+    pub errors: ErrorsConfig,
     /// One entry per Debezium topic: the table it is applied to.
     pub tables: Vec<TableConfig>,
 }
@@ -208,6 +215,49 @@ impl Default for BatchConfig {
     }
 }
 
+/// The Debezium connector settings that the messages were produced with, where the messages
+/// themselves do not say: without the schema envelope (`value.converter.schemas.enable=false`)
+/// a field is read as its target column's type and these settings say. Same names and values
+/// as the connector options.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecodingConfig {
+    /// `decimal.handling.mode`: `"precise"` (default; base64 unscaled bytes, the scale from the
+    /// schema or the column's `numeric(p,s)`), `"string"` or `"double"`. Numbers are always
+    /// read from their JSON text, never through a float.
+    #[serde(default)]
+    pub decimal_handling: DecimalHandling,
+    /// `time.precision.mode`: `"adaptive"` (default; ms for a column of precision ≤ 3, else
+    /// µs), `"micro"` (adaptive_time_microseconds) or `"connect"` (ms throughout).
+    #[serde(default)]
+    pub time_precision: TimePrecision,
+    /// `binary.handling.mode`: `"base64"` (default), `"base64-url-safe"` or `"hex"`.
+    #[serde(default)]
+    pub binary_handling: BinaryHandling,
+}
+
+/// What happens to a record that cannot be applied: one that is not valid JSON or not a
+/// Debezium event, has no key, or has a value that cannot be read as its column's type.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorsConfig {
+    /// `"fail"` (default): the table stops with an error naming the record (topic, partition,
+    /// offset) and what is wrong. `"dead_letter"`: the record goes to
+    /// `<warehouse.schema>.dead_letters` (its key and value bytes, the error, where it was
+    /// read) in the transaction that advances past it, is counted, and the records around it
+    /// still apply.
+    #[serde(default)]
+    pub mode: ErrorMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorMode {
+    #[default]
+    Fail,
+    DeadLetter,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
@@ -223,11 +273,39 @@ pub struct TableConfig {
     /// Target columns tidemark never writes (their DEFAULT applies), e.g. a load timestamp.
     #[serde(default)]
     pub unmanaged_columns: Vec<String>,
+    /// Only these source fields are written (default: every field the target has a column
+    /// for). Key fields must be among them.
+    pub include_fields: Option<Vec<String>>,
+    /// Source fields never written (e.g. a PII column), even if the target has a column.
+    #[serde(default)]
+    pub exclude_fields: Vec<String>,
     /// What a truncate of the source table (Debezium `op = "t"`) does: `"ignore"` (default;
     /// logged with its offset) or `"apply"` (the target is emptied in the merge that passes
     /// the truncate, before the changes that follow it).
     #[serde(default)]
     pub truncate: TruncateMode,
+    /// Overrides `decoding.decimal_handling` for this table.
+    pub decimal_handling: Option<DecimalHandling>,
+    /// Overrides `decoding.time_precision` for this table.
+    pub time_precision: Option<TimePrecision>,
+    /// Overrides `decoding.binary_handling` for this table.
+    pub binary_handling: Option<BinaryHandling>,
+    /// Overrides `errors.mode` for this table.
+    pub errors: Option<ErrorMode>,
+    /// What a source delete does: `"hard"` (default) removes the row; `"soft"` keeps it and
+    /// marks it: the target must have the columns `__deleted boolean` and `__deleted_at
+    /// timestamptz` (set to true and the merge's time; an upsert of the key sets them to
+    /// false and NULL). tidemark writes nothing else of a deleted row.
+    #[serde(default)]
+    pub delete_mode: DeleteMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteMode {
+    #[default]
+    Hard,
+    Soft,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -383,6 +461,31 @@ impl Config {
                     ));
                 }
             }
+            if t.include_fields.is_some() && !t.exclude_fields.is_empty() {
+                return Err(invalid(
+                    &key("include_fields"),
+                    "give include_fields or exclude_fields, not both",
+                ));
+            }
+            if let (Some(k), Some(include)) = (&t.key, &t.include_fields) {
+                if let Some(f) = k.iter().find(|f| !include.contains(f)) {
+                    return Err(invalid(
+                        &key("include_fields"),
+                        &format!("key field {f:?} must be included"),
+                    ));
+                }
+            }
+            if let Some(f) = t
+                .key
+                .iter()
+                .flatten()
+                .find(|f| t.exclude_fields.contains(f))
+            {
+                return Err(invalid(
+                    &key("exclude_fields"),
+                    &format!("key field {f:?} cannot be excluded"),
+                ));
+            }
             let mut renamed_to = BTreeSet::new();
             for (source, target) in &t.columns {
                 if source.is_empty() || target.is_empty() {
@@ -397,6 +500,24 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// How a table's values are read: its own settings over `[decoding]`'s.
+    pub fn decode_options(&self, table: &TableConfig) -> DecodeOptions {
+        DecodeOptions {
+            decimal_handling: table
+                .decimal_handling
+                .unwrap_or(self.decoding.decimal_handling),
+            time_precision: table.time_precision.unwrap_or(self.decoding.time_precision),
+            binary_handling: table
+                .binary_handling
+                .unwrap_or(self.decoding.binary_handling),
+        }
+    }
+
+    /// Whether a table's records that cannot be applied go to the dead-letter table.
+    pub fn dead_letters(&self, table: &TableConfig) -> bool {
+        table.errors.unwrap_or(self.errors.mode) == ErrorMode::DeadLetter
     }
 
     /// The table entry for a topic.

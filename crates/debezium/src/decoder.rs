@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use tidemark_model::{Change, Key, LayoutError, RecordCoord, RowOp, TableLayout, Value};
 
-use crate::key::{parse_message_key, KeyField};
-use crate::wire::{parse_images, Scratch};
-use crate::{DecodeError, Op};
+use crate::key::{parse_message_key, KeyConvs, KeyField, KeyReading};
+use crate::wire::{parse_images, Control, Parsed, Scratch};
+use crate::{DecodeError, DecodeOptions, Op};
 
 /// Where a table's key columns come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum Decoded {
     Truncate,
     /// `op = "m"`: a logical decoding message, not a row.
     Message,
+    /// A heartbeat, schema change or transaction metadata record: never a row.
+    Control(Control),
 }
 
 /// Decodes the Debezium records of one table into [`Change`]s. One per (owner, table): it
@@ -39,17 +41,24 @@ pub struct TableDecoder {
     /// layout's key once it is decided.
     key_pos: Option<Vec<Option<usize>>>,
     scratch: Scratch,
+    /// How message key fields are read (the key schema, cached).
+    key_convs: KeyConvs,
 }
 
 impl TableDecoder {
-    /// A decoder for `layout`. `KeySource::Fields` decide the table's key at once (the first
-    /// decoder built for the table, at start); with `KeySource::MessageKey` the first message
-    /// key decoded by any decoder of the layout decides it.
-    pub fn new(layout: Arc<TableLayout>, key: KeySource) -> Result<Self, DecodeError> {
-        let columns = layout.columns.len();
+    /// A decoder for `layout`, reading values the records do not describe with `options`.
+    /// `KeySource::Fields` decide the table's key at once (the first decoder built for the
+    /// table, at start); with `KeySource::MessageKey` the first message key decoded by any
+    /// decoder of the layout decides it.
+    pub fn new(
+        layout: Arc<TableLayout>,
+        key: KeySource,
+        options: DecodeOptions,
+    ) -> Result<Self, DecodeError> {
         let mut decoder = Self {
             key_pos: None,
-            scratch: Scratch::new(columns),
+            scratch: Scratch::new(&layout, options),
+            key_convs: KeyConvs::default(),
             from_message_key: matches!(key, KeySource::MessageKey),
             layout,
         };
@@ -141,8 +150,10 @@ impl TableDecoder {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Ok(Decoded::Rows);
         };
-        let Some(images) = parse_images(value, &self.layout, &mut self.scratch)? else {
-            return Ok(Decoded::Rows);
+        let images = match parse_images(value, &self.layout, &mut self.scratch)? {
+            Parsed::Event(images) => images,
+            Parsed::Tombstone => return Ok(Decoded::Rows),
+            Parsed::Control(control) => return Ok(Decoded::Control(control)),
         };
         match images.op {
             Op::Truncate => return Ok(Decoded::Truncate),
@@ -150,11 +161,18 @@ impl TableDecoder {
             Op::Create | Op::Read | Op::Update | Op::Delete => {}
         }
         let message_key = if self.from_message_key {
-            let fields = parse_message_key(key)?.ok_or_else(|| DecodeError::MissingKey {
-                reason: "the record has no message key, and the table's key columns come from \
+            let reading = KeyReading {
+                layout: &self.layout,
+                schemaless: &self.scratch.schemaless,
+                options: &self.scratch.options,
+                convs: &mut self.key_convs,
+            };
+            let fields =
+                parse_message_key(key, reading)?.ok_or_else(|| DecodeError::MissingKey {
+                    reason: "the record has no message key, and the table's key columns come from \
                          the message key"
-                    .to_string(),
-            })?;
+                        .to_string(),
+                })?;
             Some(self.message_key_values(fields)?)
         } else {
             None
@@ -202,10 +220,12 @@ impl TableDecoder {
                     Some(values) => Key(values),
                     // No before image (e.g. a PostgreSQL table without REPLICA IDENTITY FULL or
                     // a key): the configured key fields may be in the message key.
-                    None if images.before.is_none() => match key_from_message(key, &keys)? {
-                        Some(key) => key,
-                        None => keys.delete_key_from_before(None)?,
-                    },
+                    None if images.before.is_none() => {
+                        match key_from_message(key, &keys, &mut self.key_convs)? {
+                            Some(key) => key,
+                            None => keys.delete_key_from_before(None)?,
+                        }
+                    }
                     None => keys.delete_key_from_before(images.before.as_deref())?,
                 };
                 out.push(Change {
@@ -393,8 +413,18 @@ impl KeyReader<'_> {
 
 /// The configured key's values read from the message key's fields of the same names, when the
 /// message key has all of them, non-null.
-fn key_from_message(key: Option<&[u8]>, keys: &KeyReader<'_>) -> Result<Option<Key>, DecodeError> {
-    let Some(fields) = parse_message_key(key)? else {
+fn key_from_message(
+    key: Option<&[u8]>,
+    keys: &KeyReader<'_>,
+    convs: &mut KeyConvs,
+) -> Result<Option<Key>, DecodeError> {
+    let reading = KeyReading {
+        layout: keys.layout,
+        schemaless: &keys.scratch.schemaless,
+        options: &keys.scratch.options,
+        convs,
+    };
+    let Some(fields) = parse_message_key(key, reading)? else {
         return Ok(None);
     };
     let mut values = Vec::with_capacity(keys.key_cols.len());

@@ -106,4 +106,12 @@ pub enum DecodeError {
         /// The integer as found.
         value: u64,
     },
+    /// A field's value cannot be read as what its schema (or target column) says it is.
+    #[error("field {field:?}: {reason}")]
+    InvalidValue {
+        /// The source field name.
+        field: String,
+        /// What was found and what was expected.
+        reason: String,
+    },
 }

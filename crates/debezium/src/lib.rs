@@ -15,13 +15,18 @@
 //! `Text` holding its compact JSON. An image field that no layout column takes is ignored; a
 //! layout column whose field the image lacks is `Null`.
 
+mod conv;
+mod convert;
 mod decoder;
 mod error;
 mod event;
 mod json_text;
 mod key;
+mod options;
 mod wire;
 
 pub use decoder::{Decoded, KeySource, TableDecoder};
 pub use error::DecodeError;
 pub use event::{parse_event, Event, Op, SourceInfo};
+pub use options::{BinaryHandling, DecimalHandling, DecodeOptions, TimePrecision};
+pub use wire::Control;

@@ -1,15 +1,21 @@
-//! The hot decoding path: one pass over a record value that skips everything but `op`,
-//! `before` and `after` (the schema is skipped without building anything), and writes the row
-//! images straight into positional value vectors of a [`TableLayout`].
+//! The hot decoding path: one pass over a record value that reads only `op`, `before`, `after`
+//! and the schema, and writes the row images straight into positional value vectors of a
+//! [`TableLayout`]. The schema is compared byte for byte with the previous record's and only
+//! parsed when it differs (a topic's schema changes rarely; measured cost of the comparison is
+//! a memcmp of its few kilobytes).
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use tidemark_model::{TableLayout, Value};
 
+use crate::conv::{Conv, FieldSchema};
+use crate::convert::ValueSeed;
 use crate::event::{envelope_with_images, invalid, top_shape, TopShape};
-use crate::json_text;
+use crate::options::DecodeOptions;
 use crate::{DecodeError, Op};
 
 /// Reusable per-decoder buffers, and the slot where a visitor leaves a typed error before it
@@ -22,16 +28,85 @@ pub(crate) struct Scratch {
     pub(crate) after_seen: Vec<bool>,
     /// A typed error raised inside a visitor.
     pub(crate) error: Option<DecodeError>,
+    /// How to read each layout column's field without a schema (from its type and options).
+    pub(crate) schemaless: Vec<Conv>,
+    /// The last value schema seen (its raw JSON) and how it says to read each column.
+    schema: Option<(Vec<u8>, Vec<Conv>)>,
+    /// Whether the record being decoded carries a schema (then `schema` applies).
+    with_schema: bool,
+    /// The connector settings for what records do not say.
+    pub(crate) options: DecodeOptions,
 }
 
 impl Scratch {
-    /// Buffers for a layout of `columns` columns.
-    pub(crate) fn new(columns: usize) -> Self {
+    /// Buffers for `layout`, read with `options` where records do not say how.
+    pub(crate) fn new(layout: &TableLayout, options: DecodeOptions) -> Self {
+        let columns = layout.columns.len();
         Self {
             before_seen: vec![false; columns],
             after_seen: vec![false; columns],
             error: None,
+            schemaless: layout
+                .columns
+                .iter()
+                .map(|c| Conv::for_column(c, &options))
+                .collect(),
+            schema: None,
+            with_schema: false,
+            options,
         }
+    }
+
+    /// For decoding one row image: how to read each column's field in this record, the
+    /// image's seen-columns buffer and the error slot.
+    fn row_parts(&mut self, after: bool) -> (&[Conv], &mut [bool], &mut Option<DecodeError>) {
+        let convs = match &self.schema {
+            Some((_, convs)) if self.with_schema => convs.as_slice(),
+            _ => self.schemaless.as_slice(),
+        };
+        let seen = if after {
+            &mut self.after_seen
+        } else {
+            &mut self.before_seen
+        };
+        (convs, seen, &mut self.error)
+    }
+
+    /// Takes a record's value schema (raw JSON): parsed only when it differs from the last.
+    fn use_schema(&mut self, raw: &str, layout: &TableLayout) -> Result<(), DecodeError> {
+        self.with_schema = false;
+        if raw == "null" {
+            return Ok(());
+        }
+        if self
+            .schema
+            .as_ref()
+            .is_some_and(|(r, _)| r == raw.as_bytes())
+        {
+            self.with_schema = true;
+            return Ok(());
+        }
+        let schema: FieldSchema =
+            serde_json::from_str(raw).map_err(|e| DecodeError::InvalidJson {
+                part: "value schema",
+                reason: e.to_string(),
+            })?;
+        // The envelope's row struct: `after`'s, else `before`'s (the same struct).
+        let row = schema.child("after").or_else(|| schema.child("before"));
+        let convs = layout
+            .columns
+            .iter()
+            .zip(&self.schemaless)
+            .map(
+                |(column, schemaless)| match row.and_then(|r| r.child(&column.source_field)) {
+                    Some(field) => Conv::for_field(field, Some(column), &self.options),
+                    None => schemaless.clone(),
+                },
+            )
+            .collect();
+        self.schema = Some((raw.as_bytes().to_vec(), convs));
+        self.with_schema = true;
+        Ok(())
     }
 }
 
@@ -46,17 +121,40 @@ pub(crate) struct Images {
     pub(crate) after: Option<Vec<Value>>,
 }
 
-/// Decodes a non-empty record value. `Ok(None)` is a tombstone (JSON null, or an envelope
-/// with a null payload). `scratch.{before,after}_seen` tell which columns each image had.
+/// What a record value is.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// JSON null, or an envelope with a null payload.
+    Tombstone,
+    /// A change event.
+    Event(Images),
+    /// Not a change event but one of Debezium's own records, which are never rows.
+    Control(Control),
+}
+
+/// Debezium's records that are not change events, recognised by their fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// A heartbeat (`__debezium-heartbeat.*` topics): only `ts_ms`.
+    Heartbeat,
+    /// A schema change event (the topic named after the server): `ddl`, `tableChanges`.
+    SchemaChange,
+    /// Transaction metadata (`*.transaction` topics): `status` BEGIN/END and `id`.
+    Transaction,
+}
+
+/// Decodes a non-empty record value. `scratch.{before,after}_seen` tell which columns each
+/// image had.
 pub(crate) fn parse_images(
     value: &[u8],
     layout: &TableLayout,
     scratch: &mut Scratch,
-) -> Result<Option<Images>, DecodeError> {
+) -> Result<Parsed, DecodeError> {
     if top_shape(value, "value")? == TopShape::Null {
-        return Ok(None);
+        return Ok(Parsed::Tombstone);
     }
     scratch.error = None;
+    scratch.with_schema = false;
     let mut de = serde_json::Deserializer::from_slice(value);
     let seed = EventSeed {
         layout,
@@ -68,20 +166,41 @@ pub(crate) fn parse_images(
         Ok(top) => top,
         Err(e) => return Err(scratch.error.take().unwrap_or_else(|| invalid("value")(e))),
     };
-    let parts = match top.payload {
+    let payload = match top.deferred {
+        // The payload came before the schema: decode it now that the schema is known.
+        Some(raw) => {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            let seed = PayloadSeed(EventSeed {
+                layout,
+                scratch: &mut *scratch,
+                envelope: false,
+            });
+            match seed.deserialize(&mut de) {
+                Ok(inner) => Some(inner),
+                Err(e) => return Err(scratch.error.take().unwrap_or_else(|| invalid("value")(e))),
+            }
+        }
+        None => top.payload,
+    };
+    let parts = match payload {
         Some(payload) if top.own.op.is_none() => {
             if top.own.before.is_some() || top.own.after.is_some() {
                 return Err(envelope_with_images());
             }
             match payload {
                 Some(inner) => inner,
-                None => return Ok(None),
+                None => return Ok(Parsed::Tombstone),
             }
         }
         _ => top.own,
     };
-    let code = parts.op.ok_or(DecodeError::MissingOp)?;
-    Ok(Some(Images {
+    let Some(code) = parts.op else {
+        return match parts.control() {
+            Some(control) => Ok(Parsed::Control(control)),
+            None => Err(DecodeError::MissingOp),
+        };
+    };
+    Ok(Parsed::Event(Images {
         op: Op::from_code(&code)?,
         before: parts.before,
         after: parts.after,
@@ -94,12 +213,37 @@ struct Parts<'de> {
     op: Option<Cow<'de, str>>,
     before: Option<Vec<Value>>,
     after: Option<Vec<Value>>,
+    /// Fields seen that only Debezium's control records have, and how many fields in all.
+    schema_change: bool,
+    transaction: bool,
+    ts_ms: bool,
+    fields: usize,
+}
+
+impl Parts<'_> {
+    /// What a record without `op` is, if it is one of Debezium's own.
+    fn control(&self) -> Option<Control> {
+        if self.before.is_some() || self.after.is_some() {
+            return None;
+        }
+        if self.schema_change {
+            Some(Control::SchemaChange)
+        } else if self.transaction {
+            Some(Control::Transaction)
+        } else if self.ts_ms && self.fields == 1 {
+            Some(Control::Heartbeat)
+        } else {
+            None
+        }
+    }
 }
 
 /// A top level: its own fields and, when present, its envelope payload (`Some(None)`: null).
 struct Top<'de> {
     own: Parts<'de>,
     payload: Option<Option<Parts<'de>>>,
+    /// A payload that came before the schema, left raw to be decoded with it.
+    deferred: Option<&'de RawValue>,
 }
 
 /// Deserializes an event level (the top level when `envelope`, else an envelope payload).
@@ -123,6 +267,12 @@ enum Field {
     Before,
     After,
     Payload,
+    Schema,
+    /// `ddl`, `tableChanges`: a schema change event.
+    SchemaChange,
+    /// `status`, `event_count`, `data_collections`: transaction metadata.
+    Transaction,
+    TsMs,
     Other,
 }
 
@@ -151,6 +301,10 @@ impl Visitor<'_> for FieldSeed {
             "before" => Field::Before,
             "after" => Field::After,
             "payload" if self.envelope => Field::Payload,
+            "schema" if self.envelope => Field::Schema,
+            "ddl" | "tableChanges" => Field::SchemaChange,
+            "status" | "event_count" | "data_collections" => Field::Transaction,
+            "ts_ms" => Field::TsMs,
             _ => Field::Other,
         })
     }
@@ -171,8 +325,19 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
         } = self;
         let mut own = Parts::default();
         let mut payload = None;
+        let mut deferred = None;
+        let mut schema_seen = false;
         while let Some(field) = map.next_key_seed(FieldSeed { envelope })? {
+            own.fields += 1;
             match field {
+                Field::SchemaChange | Field::Transaction | Field::TsMs => {
+                    match field {
+                        Field::SchemaChange => own.schema_change = true,
+                        Field::Transaction => own.transaction = true,
+                        _ => own.ts_ms = true,
+                    }
+                    map.next_value::<IgnoredAny>()?;
+                }
                 Field::Op => {
                     if own.op.is_some() {
                         return Err(A::Error::duplicate_field("op"));
@@ -183,39 +348,113 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                     if own.before.is_some() {
                         return Err(A::Error::duplicate_field("before"));
                     }
+                    let (convs, seen, error) = scratch.row_parts(false);
                     own.before = map.next_value_seed(RowSeed {
                         layout,
-                        seen: &mut scratch.before_seen,
-                        error: &mut scratch.error,
+                        convs,
+                        seen,
+                        error,
                     })?;
                 }
                 Field::After => {
                     if own.after.is_some() {
                         return Err(A::Error::duplicate_field("after"));
                     }
+                    let (convs, seen, error) = scratch.row_parts(true);
                     own.after = map.next_value_seed(RowSeed {
                         layout,
-                        seen: &mut scratch.after_seen,
-                        error: &mut scratch.error,
+                        convs,
+                        seen,
+                        error,
                     })?;
                 }
                 Field::Payload => {
-                    if payload.is_some() {
+                    if payload.is_some() || deferred.is_some() {
                         return Err(A::Error::duplicate_field("payload"));
                     }
-                    let inner = map.next_value_seed(PayloadSeed(EventSeed {
-                        layout,
-                        scratch: &mut *scratch,
-                        envelope: false,
-                    }))?;
-                    payload = Some(inner);
+                    if schema_seen {
+                        let inner = map.next_value_seed(PayloadSeed(EventSeed {
+                            layout,
+                            scratch: &mut *scratch,
+                            envelope: false,
+                        }))?;
+                        payload = Some(inner);
+                    } else {
+                        deferred = Some(map.next_value::<&'de RawValue>()?);
+                    }
+                }
+                Field::Schema => {
+                    if schema_seen {
+                        return Err(A::Error::duplicate_field("schema"));
+                    }
+                    schema_seen = true;
+                    let raw = <&RawValue>::deserialize(MapValue(&mut map))?;
+                    if let Err(e) = scratch.use_schema(raw.get(), layout) {
+                        let msg = e.to_string();
+                        scratch.error = Some(e);
+                        return Err(A::Error::custom(msg));
+                    }
                 }
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Top { own, payload })
+        if deferred.is_some() && !schema_seen {
+            // No schema after all: the payload is read without one.
+            scratch.with_schema = false;
+        }
+        Ok(Top {
+            own,
+            payload,
+            deferred,
+        })
+    }
+}
+
+/// Lets a map's next value be deserialized by a `Deserialize` type that needs the
+/// deserializer itself (`&RawValue`).
+struct MapValue<'m, A>(&'m mut A);
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for MapValue<'_, A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(Forward(visitor))
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(ForwardNewtype(name, visitor))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct Forward<V>(V);
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for Forward<V> {
+    type Value = V::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_any(self.0)
+    }
+}
+
+struct ForwardNewtype<V>(&'static str, V);
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for ForwardNewtype<V> {
+    type Value = V::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_newtype_struct(self.0, self.1)
     }
 }
 
@@ -292,6 +531,8 @@ impl<'de> Visitor<'de> for OpSeed {
 /// A row image (object or null) decoded into a positional vector of the layout's columns.
 struct RowSeed<'s> {
     layout: &'s TableLayout,
+    /// How to read each column's field.
+    convs: &'s [Conv],
     seen: &'s mut [bool],
     error: &'s mut Option<DecodeError>,
 }
@@ -326,6 +567,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let RowSeed {
             layout,
+            convs,
             seen,
             error,
         } = self;
@@ -334,11 +576,12 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         while let Some(column) = map.next_key_seed(ColumnSeed(layout))? {
             let target = column.and_then(|i| {
                 let column = layout.columns.get(i)?;
-                Some((row.get_mut(i)?, seen.get_mut(i)?, column))
+                Some((row.get_mut(i)?, seen.get_mut(i)?, column, convs.get(i)?))
             });
             match target {
-                Some((slot, seen, column)) => {
+                Some((slot, seen, column, conv)) => {
                     *slot = map.next_value_seed(ValueSeed {
+                        conv,
                         field: &column.source_field,
                         error: &mut *error,
                     })?;
@@ -373,84 +616,5 @@ impl Visitor<'_> for ColumnSeed<'_> {
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
         Ok(self.0.column_for_field(v))
-    }
-}
-
-/// One field value: JSON → [`Value`] (objects and arrays become compact JSON text).
-pub(crate) struct ValueSeed<'s> {
-    /// The field's source name, for errors.
-    pub(crate) field: &'s str,
-    /// Where a typed error is left before the parser is aborted.
-    pub(crate) error: &'s mut Option<DecodeError>,
-}
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
-        match i64::try_from(v) {
-            Ok(i) => Ok(Value::Int(i)),
-            Err(_) => {
-                let e = DecodeError::IntegerOutOfRange {
-                    field: self.field.to_string(),
-                    value: v,
-                };
-                let msg = e.to_string();
-                *self.error = Some(e);
-                Err(E::custom(msg))
-            }
-        }
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Text(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Text(v))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        let mut text = String::new();
-        json_text::write_seq(seq, &mut text)?;
-        Ok(Value::Text(text))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        let mut text = String::new();
-        json_text::write_map(map, &mut text)?;
-        Ok(Value::Text(text))
     }
 }

@@ -122,6 +122,7 @@ fn renamed_columns_map_source_fields() {
     let err = TableDecoder::new(
         layout.clone(),
         KeySource::Fields(vec!["customer_id".into()]),
+        Default::default(),
     )
     .unwrap_err();
     assert!(
@@ -255,18 +256,25 @@ fn null_key_values_are_errors() {
 
 #[test]
 fn fields_mode_configuration_errors() {
-    let err = TableDecoder::new(order_lines(), KeySource::Fields(vec![])).unwrap_err();
+    let err = TableDecoder::new(order_lines(), KeySource::Fields(vec![]), Default::default())
+        .unwrap_err();
     assert!(err.to_string().contains("no key fields"), "{err}");
     let err = TableDecoder::new(
         order_lines(),
         KeySource::Fields(vec!["sku".into(), "sku".into()]),
+        Default::default(),
     )
     .unwrap_err();
     assert!(
         err.to_string().contains("\"sku\" is configured twice"),
         "{err}"
     );
-    let err = TableDecoder::new(order_lines(), KeySource::Fields(vec!["nope".into()])).unwrap_err();
+    let err = TableDecoder::new(
+        order_lines(),
+        KeySource::Fields(vec!["nope".into()]),
+        Default::default(),
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("\"nope\"") && err.to_string().contains("sales.order_lines"),
         "{err}"
@@ -381,8 +389,12 @@ fn a_configured_key_is_decided_when_the_decoder_is_built() {
         KeySource::Fields(vec!["line_no".into(), "order_id".into()]),
     );
     assert_eq!(layout.key(), Some(&[0usize, 1][..]));
-    let err =
-        TableDecoder::new(layout.clone(), KeySource::Fields(vec!["order_id".into()])).unwrap_err();
+    let err = TableDecoder::new(
+        layout.clone(),
+        KeySource::Fields(vec!["order_id".into()]),
+        Default::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, DecodeError::KeyFieldsChanged { .. }), "{err}");
 }
 

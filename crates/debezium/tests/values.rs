@@ -49,7 +49,7 @@ fn scalar_types() {
             int(i64::MIN),
             Value::Float(0.0025),
             Value::Bool(false),
-            text("3q2+7w=="), // base64 bytes stay text
+            Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef]), // base64 bytes for a bytea column
             Value::Null,
             Value::Null, // absent field
         ]

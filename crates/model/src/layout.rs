@@ -35,9 +35,10 @@ impl fmt::Display for TableName {
     }
 }
 
-/// How tidemark encodes a column when staging it. Types without a native encoding here are
+/// How tidemark encodes a column when staging it: every type PostgreSQL has a binary encoding
+/// for that tidemark writes natively; the rest (enums, domains, xml, geometry types, …) are
 /// staged as text and cast by the warehouse with the column's own type (`Other`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     Bool,
     Int16,
@@ -45,9 +46,62 @@ pub enum ColumnType {
     Int64,
     Float32,
     Float64,
+    Numeric,
     Text,
     Bytes,
+    Date,
+    Time,
+    TimeTz,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Uuid,
+    Json,
+    Jsonb,
+    /// `bit(n)` and `bit varying(n)`.
+    Bits,
+    /// A one-dimensional array of a natively encoded element type.
+    Array(ElementType),
     Other,
+}
+
+/// The element types of arrays tidemark encodes natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ElementType {
+    Bool,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    Numeric,
+    Text,
+    Uuid,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Jsonb,
+}
+
+impl ElementType {
+    /// The column type of one element.
+    pub fn column_type(self) -> ColumnType {
+        match self {
+            ElementType::Bool => ColumnType::Bool,
+            ElementType::Int16 => ColumnType::Int16,
+            ElementType::Int32 => ColumnType::Int32,
+            ElementType::Int64 => ColumnType::Int64,
+            ElementType::Float32 => ColumnType::Float32,
+            ElementType::Float64 => ColumnType::Float64,
+            ElementType::Numeric => ColumnType::Numeric,
+            ElementType::Text => ColumnType::Text,
+            ElementType::Uuid => ColumnType::Uuid,
+            ElementType::Date => ColumnType::Date,
+            ElementType::Timestamp => ColumnType::Timestamp,
+            ElementType::TimestampTz => ColumnType::TimestampTz,
+            ElementType::Jsonb => ColumnType::Jsonb,
+        }
+    }
 }
 
 /// One column of a target table that tidemark writes.
@@ -62,6 +116,23 @@ pub struct TargetColumn {
     pub sql_type: String,
 }
 
+impl TargetColumn {
+    /// The type's modifiers as declared (`numeric(10,2)` → `[10, 2]`, `timestamp(3) without
+    /// time zone` → `[3]`, `text` → `[]`).
+    pub fn type_modifiers(&self) -> Vec<u32> {
+        let Some(open) = self.sql_type.find('(') else {
+            return Vec::new();
+        };
+        let Some(close) = self.sql_type[open..].find(')') else {
+            return Vec::new();
+        };
+        self.sql_type[open + 1..open + close]
+            .split(',')
+            .filter_map(|m| m.trim().parse().ok())
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LayoutError {
     #[error("table {table}: column rename {source_field} = {target:?} names a column the table does not have")]
@@ -74,6 +145,8 @@ pub enum LayoutError {
     UnknownKeyField { table: TableName, field: String },
     #[error("table {table}: unmanaged column {column:?} is not a column of the table")]
     UnknownUnmanagedColumn { table: TableName, column: String },
+    #[error("table {table}: delete_mode = \"soft\" needs the column {column:?}; add it: ALTER TABLE … ADD COLUMN \"__deleted\" boolean NOT NULL DEFAULT false, ADD COLUMN \"__deleted_at\" timestamptz")]
+    SoftDeleteColumnMissing { table: TableName, column: String },
     #[error("table {table}: no columns left to write")]
     NoColumns { table: TableName },
     /// The key an earlier merge recorded names a column the target no longer has (or that is
@@ -97,7 +170,12 @@ pub struct TableLayout {
     by_source: HashMap<String, usize>,
     /// Key column indices, ascending, once decided.
     key: OnceLock<Vec<usize>>,
+    /// Deletes mark rows (`__deleted`, `__deleted_at`) instead of removing them.
+    pub soft_delete: bool,
 }
+
+/// The columns that mark a soft-deleted row (`delete_mode = "soft"`).
+pub const SOFT_DELETE_COLUMNS: [&str; 2] = ["__deleted", "__deleted_at"];
 
 impl TableLayout {
     /// Builds the layout from the target's columns `(name, type, sql_type)`, the configured
@@ -157,6 +235,7 @@ impl TableLayout {
             columns,
             by_source,
             key: OnceLock::new(),
+            soft_delete: false,
         })
     }
 

@@ -6,16 +6,21 @@
 //! [`Watermark`]s it advances is what a merge applies in one warehouse transaction.
 
 pub mod assignment;
+pub mod civil;
+mod decimal;
 mod error_chain;
 mod layout;
 mod rank;
 mod value;
 
 pub use assignment::{assign, Assignment, SliceId};
+pub use decimal::{Decimal, MAX_SCALE};
 pub use error_chain::ErrorChain;
-pub use layout::{ColumnType, LayoutError, TableLayout, TableName, TargetColumn};
+pub use layout::{
+    ColumnType, ElementType, LayoutError, TableLayout, TableName, TargetColumn, SOFT_DELETE_COLUMNS,
+};
 pub use rank::{RankedBatch, TableBatchStats};
-pub use value::{Key, Value};
+pub use value::{parse_uuid, Bits, Interval, Key, Value};
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use crate::{Change, Key, RowOp};
+use crate::{Change, Key, RowOp, Value};
 
 /// The changes of one micro-batch for one table, ranked per key: the change read last (the
 /// highest offset of the key's partition) wins. Debezium routes a key to one partition, so read
@@ -19,12 +20,29 @@ impl RankedBatch {
         Self::default()
     }
 
-    /// Adds a change. A later change of the same key replaces the earlier one.
-    pub fn push(&mut self, change: Change) {
-        let size = change_size(&change);
-        self.bytes += size;
-        if let Some(old) = self.winners.insert(change.key.clone(), change) {
-            self.bytes = self.bytes.saturating_sub(change_size(&old));
+    /// Adds a change. A later change of the same key replaces the earlier one; a value the
+    /// later one lacks ([`Value::Unavailable`], an unchanged TOASTed column) is taken from the
+    /// earlier upsert it replaces, so only a key's first change in a batch may still lack
+    /// one (the merge then keeps the target's value).
+    pub fn push(&mut self, mut change: Change) {
+        let size_before = change_size(&change);
+        match self.winners.entry(change.key.clone()) {
+            Entry::Occupied(mut slot) => {
+                if let (RowOp::Upsert(new), RowOp::Upsert(old)) = (&mut change.op, &slot.get().op) {
+                    for (value, earlier) in new.iter_mut().zip(old) {
+                        if matches!(value, Value::Unavailable) {
+                            *value = earlier.clone();
+                        }
+                    }
+                }
+                let size = change_size(&change);
+                let old = slot.insert(change);
+                self.bytes = (self.bytes + size).saturating_sub(change_size(&old));
+            }
+            Entry::Vacant(slot) => {
+                self.bytes += size_before;
+                slot.insert(change);
+            }
         }
     }
 
@@ -70,6 +88,8 @@ pub struct TableBatchStats {
     pub upserts: u64,
     /// Rows removed because their key's winning change was a delete.
     pub deletes: u64,
+    /// Records that could not be applied and went to the dead-letter table.
+    pub dead_letters: u64,
 }
 
 impl std::ops::AddAssign for TableBatchStats {
@@ -77,13 +97,14 @@ impl std::ops::AddAssign for TableBatchStats {
         self.events += rhs.events;
         self.upserts += rhs.upserts;
         self.deletes += rhs.deletes;
+        self.dead_letters += rhs.dead_letters;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RecordCoord, Value};
+    use crate::RecordCoord;
 
     fn change(key: i64, offset: i64, op: RowOp) -> Change {
         Change {
@@ -111,6 +132,22 @@ mod tests {
         assert_eq!(winners[0].op, RowOp::Upsert(vec![Value::Text("c".into())]));
         assert_eq!(winners[1].coord.offset, 4);
         assert_eq!(winners[1].op, RowOp::Delete);
+    }
+
+    #[test]
+    fn an_unavailable_value_comes_from_the_upsert_it_replaces() {
+        let mut batch = RankedBatch::new();
+        let row = |a: &str, b: Value| RowOp::Upsert(vec![Value::Text(a.into()), b]);
+        batch.push(change(1, 0, row("a", Value::Text("toasted".into()))));
+        batch.push(change(1, 1, row("b", Value::Unavailable)));
+        batch.push(change(2, 2, row("c", Value::Unavailable)));
+        let mut winners: Vec<_> = batch.winners().cloned().collect();
+        winners.sort_by_key(|c| c.coord.offset);
+        assert_eq!(winners[0].op, row("b", Value::Text("toasted".into())));
+        // No earlier change in the batch: left for the merge (the target keeps its value).
+        assert_eq!(winners[1].op, row("c", Value::Unavailable));
+        let bytes: usize = winners.iter().map(change_size).sum();
+        assert_eq!(batch.bytes, bytes);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tidemark_debezium::TableDecoder;
-use tidemark_model::TableLayout;
+use tidemark_model::{LayoutError, TableLayout, SOFT_DELETE_COLUMNS};
 use tidemark_ports::Warehouse;
 
 use crate::spec::TableSpec;
@@ -21,12 +21,37 @@ pub(crate) async fn layouts(
     let mut layouts = HashMap::new();
     for t in tables {
         let columns = warehouse.describe(&t.target).await?;
-        let layout = Arc::new(TableLayout::from_target(
-            t.target.clone(),
-            columns,
-            &t.renames,
-            &t.unmanaged,
-        )?);
+        // A column whose source field is filtered out is left alone, like an unmanaged one.
+        let mut unmanaged = t.unmanaged.clone();
+        for (name, _, _) in &columns {
+            let source = t
+                .renames
+                .iter()
+                .find(|(_, target)| *target == name)
+                .map_or(name.as_str(), |(source, _)| source.as_str());
+            if !t.fields.admits(source) && !unmanaged.contains(name) {
+                unmanaged.push(name.clone());
+            }
+        }
+        if t.soft_delete {
+            for marker in SOFT_DELETE_COLUMNS {
+                if !columns.iter().any(|(n, _, _)| n == marker) {
+                    return Err(PipelineError::Layout(
+                        LayoutError::SoftDeleteColumnMissing {
+                            table: t.target.clone(),
+                            column: marker.to_string(),
+                        },
+                    ));
+                }
+                if !unmanaged.iter().any(|u| u == marker) {
+                    unmanaged.push(marker.to_string());
+                }
+            }
+        }
+        let mut layout =
+            TableLayout::from_target(t.target.clone(), columns, &t.renames, &unmanaged)?;
+        layout.soft_delete = t.soft_delete;
+        let layout = Arc::new(layout);
         // A configured key is decided by building a decoder.
         decoder(t, &layout)?;
         // The key recorded by an earlier merge (of any replica) decides a message-keyed table
@@ -56,8 +81,10 @@ pub(crate) fn decoder(
     t: &TableSpec,
     layout: &Arc<TableLayout>,
 ) -> Result<TableDecoder, PipelineError> {
-    TableDecoder::new(layout.clone(), t.key.clone()).map_err(|source| PipelineError::KeySetup {
-        topic: t.topic.clone(),
-        source: Box::new(source),
+    TableDecoder::new(layout.clone(), t.key.clone(), t.decode).map_err(|source| {
+        PipelineError::KeySetup {
+            topic: t.topic.clone(),
+            source: Box::new(source),
+        }
     })
 }

@@ -30,7 +30,7 @@ mod summary;
 
 pub use budget::MemoryBudget;
 pub use replica::run_replica;
-pub use spec::{BatchLimits, Mode, ReplicaSpec, Role, TableSpec};
+pub use spec::{BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableSpec};
 pub use summary::{RunSummary, TableSummary};
 
 use tidemark_debezium::DecodeError;

@@ -15,7 +15,7 @@ use std::time::Instant;
 use actix::prelude::*;
 use tidemark_debezium::{Decoded, TableDecoder};
 use tidemark_model::{Change, Epoch, RankedBatch, RecordCoord, TopicPartition, Watermark};
-use tidemark_ports::{MergeRequest, RawRecord, ReadEvent};
+use tidemark_ports::{DeadLetter, MergeRequest, RawRecord, ReadEvent};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -32,6 +32,9 @@ pub(crate) struct Route {
     pub decoder: TableDecoder,
     /// `truncate = "apply"`: a source truncate empties the target.
     pub apply_truncates: bool,
+    /// `errors.mode = "dead_letter"`: a record that cannot be decoded goes to the dead-letter
+    /// table with the batch instead of stopping the owner.
+    pub dead_letters: bool,
 }
 
 /// Records of one table collected since the last batch was cut.
@@ -45,6 +48,10 @@ struct Pending {
     since: Instant,
     /// A source truncate was read: the target is emptied before `batch` is applied.
     truncate: bool,
+    /// Records that could not be decoded, written with the batch.
+    dead_letters: Vec<DeadLetter>,
+    /// Their memory, counted against `max_bytes` like rows (one may be 10 MB).
+    dead_letter_bytes: usize,
 }
 
 impl Pending {
@@ -55,12 +62,16 @@ impl Pending {
             memory: None,
             since: Instant::now(),
             truncate: false,
+            dead_letters: Vec::new(),
+            dead_letter_bytes: 0,
         }
     }
 
-    /// The one "batch is full" rule: `max_rows` ranked rows or `max_bytes` of them.
+    /// The one "batch is full" rule: `max_rows` ranked rows and dead letters, or `max_bytes`
+    /// of them.
     fn is_full(&self, limits: &BatchLimits) -> bool {
-        self.batch.len() >= limits.max_rows || self.batch.bytes >= limits.max_bytes
+        self.batch.len() + self.dead_letters.len() >= limits.max_rows
+            || self.batch.bytes + self.dead_letter_bytes >= limits.max_bytes
     }
 }
 
@@ -165,38 +176,61 @@ impl PartitionOwner {
             offset: record.offset,
         };
         self.scratch.clear();
-        let decoded = route
-            .decoder
-            .decode(
-                record.key.as_deref(),
-                record.value.as_deref(),
-                coord,
-                &mut self.scratch,
-            )
-            .map_err(|source| PipelineError::Decode {
-                topic: record.topic.to_string(),
-                partition: record.partition,
-                offset: record.offset,
-                source: Box::new(source),
-            })?;
+        let decoded = route.decoder.decode(
+            record.key.as_deref(),
+            record.value.as_deref(),
+            coord,
+            &mut self.scratch,
+        );
         let apply_truncates = route.apply_truncates;
+        let decoded = match decoded {
+            Ok(decoded) => Some(decoded),
+            Err(source) if route.dead_letters => {
+                tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %source, "record cannot be decoded: it goes to the dead-letter table");
+                let letter = DeadLetter {
+                    tp: tp.clone(),
+                    offset: record.offset,
+                    key: record.key.clone(),
+                    value: record.value.clone(),
+                    error: source.to_string(),
+                };
+                let pending = self
+                    .pending
+                    .entry(record.topic.clone())
+                    .or_insert_with(Pending::new);
+                pending.dead_letter_bytes += letter.bytes();
+                pending.dead_letters.push(letter);
+                None
+            }
+            Err(source) => {
+                return Err(PipelineError::Decode {
+                    topic: record.topic.to_string(),
+                    partition: record.partition,
+                    offset: record.offset,
+                    source: Box::new(source),
+                })
+            }
+        };
         let pending = self
             .pending
             .entry(record.topic.clone())
             .or_insert_with(Pending::new);
         match decoded {
-            Decoded::Rows => {}
-            Decoded::Truncate if apply_truncates => {
+            None | Some(Decoded::Rows) => {}
+            Some(Decoded::Truncate) if apply_truncates => {
                 // Everything collected before the truncate is void; what follows applies to
                 // the emptied table.
                 tracing::info!(topic = %record.topic, partition = record.partition, offset = record.offset, "source table truncated: the target is emptied in this batch");
                 pending.batch.discard_changes();
                 pending.truncate = true;
             }
-            Decoded::Truncate => {
+            Some(Decoded::Truncate) => {
                 tracing::info!(topic = %record.topic, partition = record.partition, offset = record.offset, "source table truncated: ignored (truncate = \"ignore\")");
             }
-            Decoded::Message => {
+            Some(Decoded::Control(control)) => {
+                tracing::debug!(topic = %record.topic, partition = record.partition, offset = record.offset, ?control, "Debezium control record: not a row");
+            }
+            Some(Decoded::Message) => {
                 tracing::debug!(topic = %record.topic, partition = record.partition, offset = record.offset, "logical decoding message: not a row");
             }
         }
@@ -317,6 +351,7 @@ impl PartitionOwner {
                 })
                 .collect(),
             events,
+            dead_letters: pending.dead_letters,
         };
         route.merger.do_send(MergeBatch {
             request,

@@ -145,6 +145,7 @@ impl Workers {
                     merger: self.mergers[&t.topic].0.clone(),
                     decoder: decoder(t, &self.layouts[&t.topic])?,
                     apply_truncates: t.apply_truncates,
+                    dead_letters: t.dead_letters,
                 },
             );
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use std::sync::Arc;
-use tidemark_debezium::KeySource;
+use tidemark_debezium::{DecodeOptions, KeySource};
 use tidemark_model::TableName;
 
 use tidemark_ports::{Coordinator, MemberInfo};
@@ -27,6 +27,29 @@ pub struct BatchLimits {
     pub max_in_flight_bytes: u64,
 }
 
+/// Which source fields of a table are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FieldFilter {
+    /// Every field the target has a column for.
+    #[default]
+    All,
+    /// Only these.
+    Only(Vec<String>),
+    /// All but these.
+    Except(Vec<String>),
+}
+
+impl FieldFilter {
+    /// Whether the source field is written.
+    pub fn admits(&self, field: &str) -> bool {
+        match self {
+            FieldFilter::All => true,
+            FieldFilter::Only(fields) => fields.iter().any(|f| f == field),
+            FieldFilter::Except(fields) => !fields.iter().any(|f| f == field),
+        }
+    }
+}
+
 /// One topic → table route (from `[[tables]]`).
 #[derive(Debug, Clone)]
 pub struct TableSpec {
@@ -34,9 +57,18 @@ pub struct TableSpec {
     pub target: TableName,
     pub renames: BTreeMap<String, String>,
     pub unmanaged: Vec<String>,
+    /// Which source fields are written (`include_fields` / `exclude_fields`).
+    pub fields: FieldFilter,
     pub key: KeySource,
     /// Apply source truncates to the target (`truncate = "apply"`), else log and ignore them.
     pub apply_truncates: bool,
+    /// How values are read where records do not say.
+    pub decode: DecodeOptions,
+    /// A record that cannot be applied goes to the dead-letter table instead of stopping the
+    /// table (`errors.mode = "dead_letter"`).
+    pub dead_letters: bool,
+    /// `delete_mode = "soft"`: deletes mark rows instead of removing them.
+    pub soft_delete: bool,
 }
 
 /// What one replica runs: its tables, slices and limits, and its role.

@@ -11,4 +11,4 @@ pub use broker::{
     Broker, BrokerError, OffsetReporter, RawRecord, ReadEvent, RecordReader, StartOffset,
 };
 pub use coordinator::{ClusterView, CoordError, Coordinator, Member, MemberInfo, Membership};
-pub use warehouse::{MergeRequest, TableWriter, Warehouse, WarehouseError};
+pub use warehouse::{DeadLetter, MergeRequest, TableWriter, Warehouse, WarehouseError};

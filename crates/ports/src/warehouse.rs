@@ -118,6 +118,31 @@ pub struct MergeRequest {
     pub watermarks: Vec<Watermark>,
     /// Records read into this batch, for the stats.
     pub events: u64,
+    /// Records of this batch that could not be applied (`errors.mode = "dead_letter"`):
+    /// written to the dead-letter table in the same transaction that advances past them.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// A record that could not be applied, kept whole with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub tp: TopicPartition,
+    pub offset: i64,
+    /// The record's key and value bytes exactly as read (any bytes, not only UTF-8).
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    /// Why it could not be applied, with every cause.
+    pub error: String,
+}
+
+impl DeadLetter {
+    /// Memory held, for batch limits.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self.error.len()
+    }
 }
 
 /// A warehouse: tidemark's own tables and the target tables.

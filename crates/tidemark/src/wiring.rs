@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use tidemark_config::{Config, ConfigError, CoordinationMode, TruncateMode};
+use tidemark_config::{Config, ConfigError, CoordinationMode, DeleteMode, TruncateMode};
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
-use tidemark_pipeline::{BatchLimits, Mode, ReplicaSpec, Role, TableSpec};
+use tidemark_pipeline::{BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableSpec};
 use tidemark_warehouse::{PgSettings, PgWarehouse};
 
 use crate::error::CliError;
@@ -22,11 +22,19 @@ pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
                 target: t.target_name()?,
                 renames: t.columns.clone(),
                 unmanaged: t.unmanaged_columns.clone(),
+                fields: match &t.include_fields {
+                    Some(only) => FieldFilter::Only(only.clone()),
+                    None if t.exclude_fields.is_empty() => FieldFilter::All,
+                    None => FieldFilter::Except(t.exclude_fields.clone()),
+                },
                 key: match &t.key {
                     Some(fields) => KeySource::Fields(fields.clone()),
                     None => KeySource::MessageKey,
                 },
                 apply_truncates: t.truncate == TruncateMode::Apply,
+                decode: config.decode_options(t),
+                dead_letters: config.dead_letters(t),
+                soft_delete: t.delete_mode == DeleteMode::Soft,
             })
         })
         .collect();

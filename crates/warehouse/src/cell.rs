@@ -1,15 +1,18 @@
-//! Conversion of decoded values to the staged column types, with errors that say why.
+//! One staged value in the form its stage column takes, and its binary COPY encoding.
 
 use std::borrow::Cow;
 use std::error::Error;
 
-use base64::Engine;
-use bytes::BytesMut;
-use tidemark_model::{ColumnType, Value};
-use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use bytes::{BufMut, BytesMut};
+use tidemark_model::{ColumnType, Decimal, ElementType, Interval, TargetColumn};
+use tokio_postgres::types::{to_sql_checked, IsNull, Kind, ToSql, Type};
 
-/// One staged value, already in the form its stage column takes.
-#[derive(Debug)]
+use crate::encode::{self, NumericSign};
+
+/// A staged value, already checked and converted for its column (see [`crate::convert`]):
+/// encoding it cannot fail on the value itself. Borrowed from the decoded value where the
+/// wire form is the same bytes.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Cell<'a> {
     Null,
     Bool(bool),
@@ -18,29 +21,101 @@ pub(crate) enum Cell<'a> {
     I64(i64),
     F32(f32),
     F64(f64),
+    Numeric(Cow<'a, Decimal>),
+    /// NaN or ±Infinity.
+    NumericSpecial(NumericSign),
+    /// `text`, `varchar`, `char(n)` and `json`: UTF-8 text on the wire.
     Text(Cow<'a, str>),
+    Jsonb(Cow<'a, str>),
     Bytes(Cow<'a, [u8]>),
+    /// Days since 2000-01-01.
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since midnight, offset in seconds east of UTC.
+    TimeTz {
+        micros: i64,
+        offset_secs: i32,
+    },
+    /// Microseconds since 2000-01-01T00:00: `timestamp` and `timestamptz` alike.
+    Timestamp(i64),
+    Interval(Interval),
+    Uuid([u8; 16]),
+    /// A bit string of `len` bits, most significant first.
+    Bits {
+        len: i32,
+        bytes: Cow<'a, [u8]>,
+    },
+    /// A one-dimensional array; the element type comes from the column's COPY type.
+    Array(Vec<Cell<'a>>),
+}
+
+type EncodeError = Box<dyn Error + Sync + Send>;
+
+impl Cell<'_> {
+    fn encode(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, EncodeError> {
+        match self {
+            Cell::Null => return Ok(IsNull::Yes),
+            Cell::Bool(v) => out.put_u8(u8::from(*v)),
+            Cell::I16(v) => out.put_i16(*v),
+            Cell::I32(v) => out.put_i32(*v),
+            Cell::I64(v) => out.put_i64(*v),
+            Cell::F32(v) => out.put_f32(*v),
+            Cell::F64(v) => out.put_f64(*v),
+            Cell::Numeric(d) => encode::numeric(d, out)?,
+            Cell::NumericSpecial(sign) => encode::numeric_special(*sign, out),
+            Cell::Text(s) => out.put_slice(s.as_bytes()),
+            Cell::Jsonb(s) => encode::jsonb(s, out),
+            Cell::Bytes(b) => out.put_slice(b),
+            Cell::Date(d) => out.put_i32(*d),
+            Cell::Time(t) | Cell::Timestamp(t) => out.put_i64(*t),
+            Cell::TimeTz {
+                micros,
+                offset_secs,
+            } => encode::timetz(*micros, *offset_secs, out),
+            Cell::Interval(i) => encode::interval(i, out),
+            Cell::Uuid(u) => out.put_slice(u),
+            Cell::Bits { len, bytes } => encode::bits(*len, bytes, out),
+            Cell::Array(items) => array(items, ty, out)?,
+        }
+        Ok(IsNull::No)
+    }
+}
+
+/// A one-dimensional array: ndim (1, or 0 when empty), has-null flag, element type OID, then
+/// the dimension's length and lower bound (1), then each element as its byte length (−1 for
+/// NULL) and its encoding. The server checks the OID against the column's element type.
+fn array(items: &[Cell<'_>], ty: &Type, out: &mut BytesMut) -> Result<(), EncodeError> {
+    let Kind::Array(element) = ty.kind() else {
+        return Err(format!("an array value is staged as {ty}, which is not an array type").into());
+    };
+    let has_null = items.iter().any(|c| matches!(c, Cell::Null));
+    out.put_i32(i32::from(!items.is_empty()));
+    out.put_i32(i32::from(has_null));
+    out.put_u32(element.oid());
+    if !items.is_empty() {
+        out.put_i32(i32::try_from(items.len())?);
+        out.put_i32(1);
+    }
+    for item in items {
+        let at = out.len();
+        out.put_i32(0);
+        let len = match item.encode(element, out)? {
+            IsNull::Yes => -1,
+            IsNull::No => i32::try_from(out.len() - at - 4)?,
+        };
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    Ok(())
 }
 
 impl ToSql for Cell<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        match self {
-            Cell::Null => Ok(IsNull::Yes),
-            Cell::Bool(v) => v.to_sql(ty, out),
-            Cell::I16(v) => v.to_sql(ty, out),
-            Cell::I32(v) => v.to_sql(ty, out),
-            Cell::I64(v) => v.to_sql(ty, out),
-            Cell::F32(v) => v.to_sql(ty, out),
-            Cell::F64(v) => v.to_sql(ty, out),
-            Cell::Text(v) => v.as_ref().to_sql(ty, out),
-            Cell::Bytes(v) => v.as_ref().to_sql(ty, out),
-        }
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, EncodeError> {
+        self.encode(ty, out)
     }
 
+    /// Cells are made for their column by [`crate::convert::to_cell`]; the COPY types only
+    /// carry array element OIDs.
     fn accepts(_ty: &Type) -> bool {
         true
     }
@@ -48,83 +123,67 @@ impl ToSql for Cell<'_> {
     to_sql_checked!();
 }
 
-/// The stage column's driver type for a column type.
-pub(crate) fn stage_pg_type(ty: ColumnType) -> Type {
-    match ty {
+/// The COPY type of a column: the type of its stage column (see `sql::stage_type`). Only an
+/// array's element OID reaches the server, which checks it against the stage column's.
+pub(crate) fn stage_pg_type(column: &TargetColumn) -> Type {
+    let sql_type = column.sql_type.as_str();
+    match column.ty {
         ColumnType::Bool => Type::BOOL,
         ColumnType::Int16 => Type::INT2,
         ColumnType::Int32 => Type::INT4,
         ColumnType::Int64 => Type::INT8,
         ColumnType::Float32 => Type::FLOAT4,
         ColumnType::Float64 => Type::FLOAT8,
-        ColumnType::Text | ColumnType::Other => Type::TEXT,
+        ColumnType::Numeric => Type::NUMERIC,
+        ColumnType::Text => text_type(sql_type),
         ColumnType::Bytes => Type::BYTEA,
+        ColumnType::Date => Type::DATE,
+        ColumnType::Time => Type::TIME,
+        ColumnType::TimeTz => Type::TIMETZ,
+        ColumnType::Timestamp => Type::TIMESTAMP,
+        ColumnType::TimestampTz => Type::TIMESTAMPTZ,
+        ColumnType::Interval => Type::INTERVAL,
+        ColumnType::Uuid => Type::UUID,
+        ColumnType::Json => Type::JSON,
+        ColumnType::Jsonb => Type::JSONB,
+        ColumnType::Bits if sql_type.starts_with("bit varying") => Type::VARBIT,
+        ColumnType::Bits => Type::BIT,
+        ColumnType::Array(element) => array_type(element, sql_type),
+        ColumnType::Other => Type::TEXT,
     }
 }
 
-/// Converts a decoded value for a column of type `ty`. The error text says what was found.
-pub(crate) fn to_cell(value: &Value, ty: ColumnType) -> Result<Cell<'_>, String> {
-    let mismatch = || {
-        format!(
-            "cannot store {} in a column of type {:?}",
-            describe(value),
-            ty
-        )
-    };
-    Ok(match (ty, value) {
-        (_, Value::Null) => Cell::Null,
-        (ColumnType::Bool, Value::Bool(b)) => Cell::Bool(*b),
-        (ColumnType::Bool, Value::Int(0)) => Cell::Bool(false),
-        (ColumnType::Bool, Value::Int(1)) => Cell::Bool(true),
-        (ColumnType::Int16, Value::Int(i)) => {
-            Cell::I16(i16::try_from(*i).map_err(|_| format!("{i} is out of range for smallint"))?)
-        }
-        (ColumnType::Int32, Value::Int(i)) => {
-            Cell::I32(i32::try_from(*i).map_err(|_| format!("{i} is out of range for integer"))?)
-        }
-        (ColumnType::Int64, Value::Int(i)) => Cell::I64(*i),
-        (ColumnType::Float32, Value::Float(f)) => Cell::F32(*f as f32),
-        (ColumnType::Float32, Value::Int(i)) => Cell::F32(*i as f32),
-        (ColumnType::Float64, Value::Float(f)) => Cell::F64(*f),
-        (ColumnType::Float64, Value::Int(i)) => Cell::F64(*i as f64),
-        (ColumnType::Text | ColumnType::Other, Value::Text(s)) => {
-            Cell::Text(Cow::Borrowed(text(s)?))
-        }
-        (ColumnType::Text | ColumnType::Other, Value::Int(i)) => {
-            Cell::Text(Cow::Owned(i.to_string()))
-        }
-        (ColumnType::Text | ColumnType::Other, Value::Float(f)) => {
-            Cell::Text(Cow::Owned(f.to_string()))
-        }
-        (ColumnType::Text | ColumnType::Other, Value::Bool(b)) => {
-            Cell::Text(Cow::Owned(b.to_string()))
-        }
-        (ColumnType::Bytes, Value::Text(s)) => Cell::Bytes(Cow::Owned(
-            base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map_err(|e| format!("bytes value is not valid base64: {e}"))?,
-        )),
-        _ => return Err(mismatch()),
-    })
-}
-
-fn text(s: &str) -> Result<&str, String> {
-    if s.contains('\0') {
-        return Err("text contains a NUL character, which PostgreSQL text cannot store".into());
+fn array_type(element: ElementType, sql_type: &str) -> Type {
+    match element {
+        ElementType::Bool => Type::BOOL_ARRAY,
+        ElementType::Int16 => Type::INT2_ARRAY,
+        ElementType::Int32 => Type::INT4_ARRAY,
+        ElementType::Int64 => Type::INT8_ARRAY,
+        ElementType::Float32 => Type::FLOAT4_ARRAY,
+        ElementType::Float64 => Type::FLOAT8_ARRAY,
+        ElementType::Numeric => Type::NUMERIC_ARRAY,
+        ElementType::Text => match text_type(sql_type) {
+            t if t == Type::VARCHAR => Type::VARCHAR_ARRAY,
+            t if t == Type::BPCHAR => Type::BPCHAR_ARRAY,
+            _ => Type::TEXT_ARRAY,
+        },
+        ElementType::Uuid => Type::UUID_ARRAY,
+        ElementType::Date => Type::DATE_ARRAY,
+        ElementType::Timestamp => Type::TIMESTAMP_ARRAY,
+        ElementType::TimestampTz => Type::TIMESTAMPTZ_ARRAY,
+        ElementType::Jsonb => Type::JSONB_ARRAY,
     }
-    Ok(s)
 }
 
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "NULL".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Int(i) => format!("integer {i}"),
-        Value::Float(f) => format!("number {f}"),
-        Value::Text(s) if s.chars().count() > 40 => {
-            format!("text {:?}…", s.chars().take(40).collect::<String>())
-        }
-        Value::Text(s) => format!("text {s:?}"),
+/// Which of the text types a column (or array element) is, from its `format_type` spelling:
+/// they share one wire format, but an array's element OID must be the exact one.
+fn text_type(sql_type: &str) -> Type {
+    if sql_type.starts_with("character varying") {
+        Type::VARCHAR
+    } else if sql_type.starts_with("character") || sql_type.starts_with("bpchar") {
+        Type::BPCHAR
+    } else {
+        Type::TEXT
     }
 }
 
@@ -132,24 +191,52 @@ fn describe(value: &Value) -> String {
 mod tests {
     use super::*;
 
+    fn column(ty: ColumnType, sql_type: &str) -> TargetColumn {
+        TargetColumn {
+            name: "c".into(),
+            source_field: "c".into(),
+            ty,
+            sql_type: sql_type.into(),
+        }
+    }
+
     #[test]
-    fn conversions_check_ranges_and_types() {
+    fn copy_types_follow_the_stage_column_type() {
+        let t = |ty, sql: &str| stage_pg_type(&column(ty, sql));
+        let text_array = ColumnType::Array(ElementType::Text);
+        assert_eq!(t(ColumnType::Text, "character varying(5)"), Type::VARCHAR);
+        assert_eq!(t(ColumnType::Text, "character(3)"), Type::BPCHAR);
+        assert_eq!(t(ColumnType::Text, "text"), Type::TEXT);
+        assert_eq!(
+            t(text_array, "character varying(20)[]"),
+            Type::VARCHAR_ARRAY
+        );
+        assert_eq!(t(text_array, "bpchar[]"), Type::BPCHAR_ARRAY);
+        assert_eq!(t(text_array, "text[]"), Type::TEXT_ARRAY);
+        assert_eq!(t(ColumnType::Bits, "bit varying(10)"), Type::VARBIT);
+        assert_eq!(t(ColumnType::Bits, "bit(3)"), Type::BIT);
+        assert_eq!(t(ColumnType::Other, "mood"), Type::TEXT);
+    }
+
+    #[test]
+    fn arrays_carry_dimensions_nulls_and_element_lengths() {
+        let mut out = BytesMut::new();
+        let cell = Cell::Array(vec![Cell::I32(7), Cell::Null]);
         assert!(matches!(
-            to_cell(&Value::Int(7), ColumnType::Int16),
-            Ok(Cell::I16(7))
+            cell.to_sql(&Type::INT4_ARRAY, &mut out),
+            Ok(IsNull::No)
         ));
-        let err = to_cell(&Value::Int(70000), ColumnType::Int16).unwrap_err();
-        assert!(err.contains("70000"), "{err}");
-        assert!(to_cell(&Value::Text("x".into()), ColumnType::Int32).is_err());
-        assert!(matches!(
-            to_cell(&Value::Text("AAE=".into()), ColumnType::Bytes),
-            Ok(Cell::Bytes(b)) if b.as_ref() == [0u8, 1]
-        ));
-        assert!(to_cell(&Value::Text("***".into()), ColumnType::Bytes).is_err());
-        assert!(to_cell(&Value::Text("a\0b".into()), ColumnType::Text).is_err());
-        assert!(matches!(
-            to_cell(&Value::Null, ColumnType::Int64),
-            Ok(Cell::Null)
-        ));
+        let expected: Vec<u8> = [1i32, 1, 23, 2, 1, 4, 7, -1]
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect();
+        assert_eq!(out.to_vec(), expected);
+        let mut out = BytesMut::new();
+        Cell::Array(vec![])
+            .to_sql(&Type::TEXT_ARRAY, &mut out)
+            .unwrap();
+        let expected: Vec<u8> = [0i32, 0, 25].iter().flat_map(|w| w.to_be_bytes()).collect();
+        assert_eq!(out.to_vec(), expected);
+        assert!(Cell::Array(vec![]).to_sql(&Type::TEXT, &mut out).is_err());
     }
 }

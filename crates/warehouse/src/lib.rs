@@ -6,9 +6,13 @@
 //! epoch, so progress and data can never disagree and a stale owner can never commit.
 
 mod cell;
+mod convert;
+mod diagnose;
+mod encode;
 mod error;
 mod failpoint;
 mod sql;
+mod stage;
 mod writer;
 
 pub use error::classify;
@@ -20,7 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tidemark_model::{ColumnType, Epoch, TableLayout, TableName, TopicPartition, Watermark};
+use tidemark_model::{
+    ColumnType, ElementType, Epoch, TableLayout, TableName, TopicPartition, Watermark,
+};
 use tidemark_ports::{TableWriter, Warehouse, WarehouseError};
 use tokio_postgres::{Client, NoTls};
 
@@ -144,9 +150,10 @@ impl Warehouse for PgWarehouse {
                 let name: String = row.try_get(0).map_err(|e| classify(e, "reading columns"))?;
                 let sql_type: String =
                     row.try_get(1).map_err(|e| classify(e, "reading columns"))?;
-                let type_name: String =
+                let type_name: Option<String> =
                     row.try_get(2).map_err(|e| classify(e, "reading columns"))?;
-                Ok((name, column_type(&type_name), sql_type))
+                let ty = type_name.as_deref().map_or(ColumnType::Other, column_type);
+                Ok((name, ty, sql_type))
             })
             .collect()
     }
@@ -267,7 +274,15 @@ pub(crate) async fn stored_epoch(
     }
 }
 
+/// How a column of a built-in type (its `pg_type.typname`) is staged. Arrays are `_` and
+/// their element's name; an array is encoded natively when its element type is.
 fn column_type(type_name: &str) -> ColumnType {
+    if let Some(element) = type_name.strip_prefix('_') {
+        return match element_type(element) {
+            Some(e) => ColumnType::Array(e),
+            None => ColumnType::Other,
+        };
+    }
     match type_name {
         "bool" => ColumnType::Bool,
         "int2" => ColumnType::Int16,
@@ -275,10 +290,40 @@ fn column_type(type_name: &str) -> ColumnType {
         "int8" => ColumnType::Int64,
         "float4" => ColumnType::Float32,
         "float8" => ColumnType::Float64,
+        "numeric" => ColumnType::Numeric,
         "text" | "varchar" | "bpchar" => ColumnType::Text,
         "bytea" => ColumnType::Bytes,
+        "date" => ColumnType::Date,
+        "time" => ColumnType::Time,
+        "timetz" => ColumnType::TimeTz,
+        "timestamp" => ColumnType::Timestamp,
+        "timestamptz" => ColumnType::TimestampTz,
+        "interval" => ColumnType::Interval,
+        "uuid" => ColumnType::Uuid,
+        "json" => ColumnType::Json,
+        "jsonb" => ColumnType::Jsonb,
+        "bit" | "varbit" => ColumnType::Bits,
         _ => ColumnType::Other,
     }
+}
+
+fn element_type(type_name: &str) -> Option<ElementType> {
+    Some(match type_name {
+        "bool" => ElementType::Bool,
+        "int2" => ElementType::Int16,
+        "int4" => ElementType::Int32,
+        "int8" => ElementType::Int64,
+        "float4" => ElementType::Float32,
+        "float8" => ElementType::Float64,
+        "numeric" => ElementType::Numeric,
+        "text" | "varchar" | "bpchar" => ElementType::Text,
+        "uuid" => ElementType::Uuid,
+        "date" => ElementType::Date,
+        "timestamp" => ElementType::Timestamp,
+        "timestamptz" => ElementType::TimestampTz,
+        "jsonb" => ElementType::Jsonb,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

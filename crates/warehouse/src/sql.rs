@@ -1,7 +1,7 @@
 //! Every SQL text tidemark sends. Identifiers go through [`quote_ident`] only; values are
 //! always bound parameters or COPY data, never spliced in.
 
-use tidemark_model::{ColumnType, TableLayout, TableName};
+use tidemark_model::{ColumnType, TableLayout, TableName, TargetColumn};
 
 /// Quotes an identifier for PostgreSQL: wraps it in double quotes and doubles embedded ones.
 pub fn quote_ident(name: &str) -> String {
@@ -90,10 +90,14 @@ pub(crate) fn prepare_statements(schema: &str) -> Vec<String> {
     ]
 }
 
-/// Columns of a table in order, with their SQL type and base type name. Generated and
-/// dropped columns are left out. `$1` is the quoted qualified name.
+/// Columns of a table in order, with their SQL type and, for built-in types, the type's name
+/// (`_int4` for an array of `int4`); NULL for a type outside `pg_catalog` (an enum, a domain,
+/// an extension's type, or a user type that happens to be called `date`), which is staged as
+/// text and cast. Generated and dropped columns are left out. `$1` is the quoted qualified
+/// name.
 pub(crate) const DESCRIBE: &str = "
-    SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text
+    SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
+           CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN t.typname::text END
     FROM pg_attribute a
     JOIN pg_type t ON t.oid = a.atttypid
     WHERE a.attrelid = to_regclass($1)
@@ -170,18 +174,14 @@ pub(crate) fn advance_watermarks(wm: &str) -> String {
     )
 }
 
-/// The SQL type a column is staged as: its own type where tidemark encodes it in binary,
-/// text otherwise (cast to the column's type when inserted).
-pub(crate) fn stage_type(ty: ColumnType) -> &'static str {
-    match ty {
-        ColumnType::Bool => "boolean",
-        ColumnType::Int16 => "smallint",
-        ColumnType::Int32 => "integer",
-        ColumnType::Int64 => "bigint",
-        ColumnType::Float32 => "real",
-        ColumnType::Float64 => "double precision",
-        ColumnType::Text | ColumnType::Other => "text",
-        ColumnType::Bytes => "bytea",
+/// The SQL type a column is staged as: the column's own type (typmod included, so the COPY
+/// itself checks `varchar(5)` or `numeric(10,2)` and names the row) where tidemark encodes it
+/// in binary, text otherwise (cast to the column's type when inserted).
+pub(crate) fn stage_type(column: &TargetColumn) -> &str {
+    match column.ty {
+        ColumnType::Other => "text",
+        // `format_type` output from the catalog, the same text the casts use.
+        _ => &column.sql_type,
     }
 }
 
@@ -212,7 +212,7 @@ impl MergeSql {
         let stage_columns: Vec<String> = layout
             .columns
             .iter()
-            .map(|c| format!("{} {}", quote_ident(&c.name), stage_type(c.ty)))
+            .map(|c| format!("{} {}", quote_ident(&c.name), stage_type(c)))
             .collect();
         let create_stage = format!(
             "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ({flag} boolean NOT NULL, {}) ON COMMIT DELETE ROWS",

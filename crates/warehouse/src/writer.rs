@@ -1,16 +1,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::pin_mut;
-use tidemark_model::{Change, RowOp, TableBatchStats, TableLayout, Value};
+use tidemark_model::{TableBatchStats, TableLayout};
 use tidemark_ports::{MergeRequest, TableWriter, WarehouseError};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Transaction};
 
-use crate::cell::{stage_pg_type, to_cell, Cell};
+use crate::cell::stage_pg_type;
+use crate::diagnose::{cast_failure, Applying};
 use crate::error::column;
 use crate::sql::{self, MergeSql};
+use crate::stage;
 use crate::{classify, connect, quote_table, PgSettings};
 
 /// Writes one target table over a connection of its own. The connection (and its temporary
@@ -41,7 +41,7 @@ impl PgTableWriter {
         watermarks: String,
     ) -> Self {
         let copy_types = std::iter::once(Type::BOOL)
-            .chain(layout.columns.iter().map(|c| stage_pg_type(c.ty)))
+            .chain(layout.columns.iter().map(stage_pg_type))
             .collect();
         Self {
             settings,
@@ -154,7 +154,7 @@ impl PgTableWriter {
                     .await
                     .map_err(|e| classify(e, "emptying stage"))?;
             }
-            stage(&tx, &statements, &copy_types, &layout, piece).await?;
+            stage::stage(&tx, &statements, &copy_types, &layout, piece).await?;
             lap(0);
             // Without statistics the planner guesses the stage's size and may scan the whole
             // target for every merge; with them it uses the target's key index.
@@ -170,16 +170,30 @@ impl PgTableWriter {
                     .await
                     .map_err(|e| classify(e, "steering the delete plan"))?;
             }
-            let row = tx
-                .query_one(&statements.delete, &[])
-                .await
-                .map_err(|e| classify(e, "deleting replaced and deleted rows"))?;
+            // A failed cast of a text-staged column is looked into after the rollback, to name
+            // its record.
+            let row = match tx.query_one(&statements.delete, &[]).await {
+                Ok(row) => row,
+                Err(e) => {
+                    drop(tx);
+                    let context = "deleting replaced and deleted rows";
+                    return Err(
+                        cast_failure(client, &layout, piece, Applying::Delete, e, context).await,
+                    );
+                }
+            };
             stats.deletes += column::<i64>(&row, 0, "counting deleted rows")?.max(0) as u64;
             lap(2);
-            stats.upserts += tx
-                .execute(&statements.insert, &[])
-                .await
-                .map_err(|e| classify(e, "inserting winners"))?;
+            stats.upserts += match tx.execute(&statements.insert, &[]).await {
+                Ok(n) => n,
+                Err(e) => {
+                    drop(tx);
+                    let context = "inserting winners";
+                    return Err(
+                        cast_failure(client, &layout, piece, Applying::Insert, e, context).await,
+                    );
+                }
+            };
             lap(3);
         }
         crate::failpoint::before_commit();
@@ -269,58 +283,6 @@ pub(crate) async fn has_key_index(
         .await
         .map_err(|e| classify(e, "checking for a key index"))?;
     column::<bool>(&row, 0, "checking for a key index")
-}
-
-async fn stage(
-    tx: &Transaction<'_>,
-    statements: &MergeSql,
-    copy_types: &[Type],
-    layout: &TableLayout,
-    changes: &[Change],
-) -> Result<(), WarehouseError> {
-    let sink = tx
-        .copy_in(&statements.copy_in)
-        .await
-        .map_err(|e| classify(e, "starting COPY into stage"))?;
-    let writer = BinaryCopyInWriter::new(sink, copy_types);
-    pin_mut!(writer);
-    let null_row: Vec<Value> = vec![Value::Null; layout.columns.len()];
-    let key_columns = layout.key().unwrap_or_default();
-    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(layout.columns.len() + 1);
-    for change in changes {
-        cells.clear();
-        let (is_delete, values) = match &change.op {
-            RowOp::Upsert(values) => (false, values),
-            RowOp::Delete => (true, &null_row),
-        };
-        cells.push(Cell::Bool(is_delete));
-        for (i, column) in layout.columns.iter().enumerate() {
-            // A delete carries only its key; the other columns are NULL in the stage.
-            let value = match (is_delete, key_columns.iter().position(|&k| k == i)) {
-                (true, Some(pos)) => change.key.0.get(pos).unwrap_or(&Value::Null),
-                _ => values.get(i).unwrap_or(&Value::Null),
-            };
-            let cell = to_cell(value, column.ty).map_err(|reason| WarehouseError::Data {
-                table: layout.table.clone(),
-                column: column.name.clone(),
-                coord: change.coord,
-                reason,
-            })?;
-            cells.push(cell);
-        }
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            cells.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-        writer
-            .as_mut()
-            .write(&refs)
-            .await
-            .map_err(|e| classify(e, "writing COPY rows"))?;
-    }
-    writer
-        .finish()
-        .await
-        .map_err(|e| classify(e, "finishing COPY into stage"))?;
-    Ok(())
 }
 
 async fn advance(

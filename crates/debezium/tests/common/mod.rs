@@ -42,7 +42,7 @@ pub fn customers() -> Arc<TableLayout> {
 }
 
 pub fn decoder(layout: Arc<TableLayout>, key: KeySource) -> TableDecoder {
-    TableDecoder::new(layout, key).unwrap()
+    TableDecoder::new(layout, key, Default::default()).unwrap()
 }
 
 pub fn coord(offset: i64) -> RecordCoord {

@@ -113,8 +113,10 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
                 Arc::<str>::from(TOPIC),
                 Route {
                     merger,
-                    decoder: TableDecoder::new(layout, KeySource::MessageKey).expect("decoder"),
+                    decoder: TableDecoder::new(layout, KeySource::MessageKey, Default::default())
+                        .expect("decoder"),
                     apply_truncates: false,
+                    dead_letters: false,
                 },
             )]),
             positions: HashMap::from([(tp, 0)]),
