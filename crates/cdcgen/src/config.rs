@@ -156,6 +156,15 @@ pub enum GenError {
     /// A table has two columns with the same name (or no columns).
     #[error("table `{0}` needs at least one column and distinct column names")]
     BadColumns(String),
+    /// A column's kind is malformed (a decimal precision outside `1..=38`, or a scale above
+    /// the precision).
+    #[error("column `{column}` of table `{table}` has an invalid kind")]
+    BadKind {
+        /// Topic of the table.
+        table: String,
+        /// Name of the column.
+        column: String,
+    },
     /// Two tables map to the same topic.
     #[error("two tables share topic `{0}`")]
     DuplicateTopic(String),

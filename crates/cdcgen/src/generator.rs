@@ -320,6 +320,12 @@ fn validate_tables(tables: &[TableDef]) -> Result<(), GenError> {
         if t.columns.is_empty() || !t.columns.iter().all(|c| names.insert(&c.name)) {
             return Err(GenError::BadColumns(topic));
         }
+        if let Some(c) = t.columns.iter().find(|c| !c.kind.is_valid()) {
+            return Err(GenError::BadKind {
+                table: topic,
+                column: c.name.clone(),
+            });
+        }
         let mut keys = std::collections::HashSet::new();
         if t.key.is_empty() || !t.key.iter().all(|&k| k < t.columns.len() && keys.insert(k)) {
             return Err(GenError::BadKey(topic));

@@ -3,9 +3,14 @@
 //! [`Generator`] streams Kafka records exactly as the Debezium MySQL connector (2.5, JSON
 //! converter, schema or bare envelopes) would produce them for a random history of
 //! snapshot reads, inserts, updates, deletes, tombstones and primary-key changes, with
-//! hostile strings and hostile timestamps (ties, clock skew). Its [`Oracle`] is the state
-//! every target table must have once the records emitted so far are applied with
-//! latest-wins semantics, rendered as PostgreSQL's `::text` would print the target columns.
+//! hostile strings and hostile timestamps (ties, clock skew). Besides plain integer, double,
+//! boolean, string and bytes columns, tables may hold Debezium logical types: Connect
+//! `Decimal` (MySQL `DECIMAL(p,s)`), `MicroTimestamp` (`DATETIME(6)`), `ZonedTimestamp`
+//! (`TIMESTAMP(6)`) and `Date` (`DATE`), with edge values (zero, negatives, full width,
+//! pre-1970, year 9999). Its [`Oracle`] is the state every target table must have once the
+//! records emitted so far are applied with latest-wins semantics, rendered as PostgreSQL's
+//! `::text` would print the target columns (in a session with `TimeZone=UTC` and
+//! `DateStyle=ISO` when timestamps or dates are involved).
 //!
 //! Ordering contract: a key is always routed to the same partition
 //! ([`partition_for_key`]), and the records of one partition are in oracle order, so
@@ -28,7 +33,7 @@ mod value;
 pub use config::{Envelope, GenConfig, GenError};
 pub use generator::{Generator, Record};
 pub use oracle::{Oracle, OracleStats};
-pub use table::{quote_ident, ColumnDef, ColumnKind, TableDef};
+pub use table::{quote_ident, ColumnDef, ColumnKind, TableDef, MAX_DECIMAL_PRECISION};
 pub use value::partition_for_key;
 
 /// The Debezium version the rendered records claim in `source.version`.

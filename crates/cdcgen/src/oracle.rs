@@ -165,7 +165,10 @@ impl Oracle {
     /// (key columns in key order) -> every column in column order, each rendered as
     /// PostgreSQL's `::text` renders the target column (`None` = NULL). Integers are
     /// decimal, doubles shortest round-trip (`-3`, `1.25`), booleans `true`/`false`, bytea
-    /// `\x` + lowercase hex, text verbatim.
+    /// `\x` + lowercase hex, text verbatim, `numeric(p,s)` with exactly `s` fraction digits
+    /// (`-0.0100`), `timestamp` as `1969-12-31 23:59:59.999999` (fraction without trailing
+    /// zeros, none for whole seconds), `timestamptz` likewise plus `+00` (the session must
+    /// have `TimeZone=UTC`), `date` as `1000-01-01` (`DateStyle=ISO`).
     pub fn table(&self, topic: &str) -> BTreeMap<Vec<String>, Vec<Option<String>>> {
         let Some(&t) = self.by_topic.get(topic) else {
             return BTreeMap::new();

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 
 use crate::config::Envelope;
-use crate::table::TableDef;
+use crate::table::{ColumnKind, TableDef};
 use crate::value::{write_json_str, Value};
 
 /// Debezium version reported in `source.version`.
@@ -113,6 +113,28 @@ fn field(ty: &str, optional: bool, name: &str) -> String {
     )
 }
 
+/// The schema of one column, as the JSON converter writes a Connect field schema: `type`,
+/// `optional`, then for logical types `name`, `"version":1` and `parameters`, then `field`.
+fn column_field(kind: ColumnKind, optional: bool, name: &str) -> String {
+    let mut s = format!(
+        "{{\"type\":\"{}\",\"optional\":{optional}",
+        kind.connect_type()
+    );
+    if let Some(logical) = kind.connect_name() {
+        s.push_str(&format!(",\"name\":\"{logical}\",\"version\":1"));
+        let parameters = kind.connect_parameters();
+        if !parameters.is_empty() {
+            let parameters: Vec<String> = parameters
+                .iter()
+                .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
+                .collect();
+            s.push_str(&format!(",\"parameters\":{{{}}}", parameters.join(",")));
+        }
+    }
+    s.push_str(&format!(",\"field\":{}}}", json_str(name)));
+    s
+}
+
 impl TableRender {
     pub(crate) fn new(def: &TableDef) -> Self {
         let prefix = format!("{}.{}.{}", def.server, def.db, def.table);
@@ -120,7 +142,7 @@ impl TableRender {
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| field(c.kind.connect_type(), c.nullable && !def.is_key(i), &c.name))
+            .map(|(i, c)| column_field(c.kind, c.nullable && !def.is_key(i), &c.name))
             .collect();
         let columns = columns.join(",");
         let row_struct = |f: &str| {
@@ -171,13 +193,7 @@ impl TableRender {
         let key_fields: Vec<String> = def
             .key
             .iter()
-            .map(|&k| {
-                field(
-                    def.columns[k].kind.connect_type(),
-                    false,
-                    &def.columns[k].name,
-                )
-            })
+            .map(|&k| column_field(def.columns[k].kind, false, &def.columns[k].name))
             .collect();
         let key_schema = format!(
             "{{\"type\":\"struct\",\"fields\":[{}],\"optional\":false,\"name\":{}}}",
@@ -286,5 +302,95 @@ impl TableRender {
             value.write_json(out);
         }
         out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_types_carry_name_version_and_parameters() {
+        assert_eq!(
+            column_field(ColumnKind::DECIMAL_18_4, false, "BALANCE"),
+            "{\"type\":\"bytes\",\"optional\":false,\"name\":\"org.apache.kafka.connect.data.Decimal\",\
+             \"version\":1,\"parameters\":{\"scale\":\"4\",\"connect.decimal.precision\":\"18\"},\
+             \"field\":\"BALANCE\"}"
+        );
+        assert_eq!(
+            column_field(ColumnKind::MicroTimestamp, true, "CREATED_AT"),
+            "{\"type\":\"int64\",\"optional\":true,\"name\":\"io.debezium.time.MicroTimestamp\",\
+             \"version\":1,\"field\":\"CREATED_AT\"}"
+        );
+        assert_eq!(
+            column_field(ColumnKind::ZonedTimestamp, false, "UPDATED_AT"),
+            "{\"type\":\"string\",\"optional\":false,\"name\":\"io.debezium.time.ZonedTimestamp\",\
+             \"version\":1,\"field\":\"UPDATED_AT\"}"
+        );
+        assert_eq!(
+            column_field(ColumnKind::Date, true, "BIRTHDAY"),
+            "{\"type\":\"int32\",\"optional\":true,\"name\":\"io.debezium.time.Date\",\
+             \"version\":1,\"field\":\"BIRTHDAY\"}"
+        );
+        // Plain kinds render exactly as before logical types existed.
+        for kind in [
+            ColumnKind::Int16,
+            ColumnKind::Int32,
+            ColumnKind::Int64,
+            ColumnKind::Float64,
+            ColumnKind::Bool,
+            ColumnKind::Text,
+            ColumnKind::Bytes,
+        ] {
+            for optional in [false, true] {
+                assert_eq!(
+                    column_field(kind, optional, "a\"b"),
+                    field(kind.connect_type(), optional, "a\"b")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn typed_rows_render_in_payload_and_schema() {
+        let def = TableDef::salesdb_customer_typed();
+        let render = TableRender::new(&def);
+        let row = vec![
+            Value::Int(7),
+            Value::Text("Ana".into()),
+            Value::Null,
+            Value::Decimal {
+                unscaled: 29_900,
+                scale: 4,
+            },
+            Value::MicroTs(-1),
+            Value::ZonedTs(1_666_266_000_123_456),
+            Value::Date(-1),
+        ];
+        let change = Change {
+            op: Op::Create,
+            before: None,
+            after: Some(&row),
+            source_ts: 1,
+            ts: 2,
+            snapshot: SnapshotFlag::False,
+            pos: 3,
+            row: 0,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&render.value(&change, Envelope::Schema)).unwrap();
+        let after = &value["payload"]["after"];
+        assert_eq!(after["BALANCE"], "dMw=");
+        assert_eq!(after["CREATED_AT"], -1);
+        assert_eq!(after["UPDATED_AT"], "2022-10-20T11:40:00.123456Z");
+        assert_eq!(after["BIRTHDAY"], -1);
+        let fields = &value["schema"]["fields"][1]["fields"];
+        assert_eq!(fields[3]["parameters"]["scale"], "4");
+        assert_eq!(fields[3]["parameters"]["connect.decimal.precision"], "18");
+        assert_eq!(fields[4]["name"], "io.debezium.time.MicroTimestamp");
+        assert_eq!(fields[5]["name"], "io.debezium.time.ZonedTimestamp");
+        assert_eq!(fields[6]["name"], "io.debezium.time.Date");
+        assert_eq!(fields[6]["optional"], true);
+        assert_eq!(fields[6]["version"], 1);
     }
 }

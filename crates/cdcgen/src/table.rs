@@ -22,35 +22,118 @@ pub enum ColumnKind {
     Text,
     /// MySQL `VARBINARY`; Connect `bytes` (base64 in JSON); PostgreSQL `bytea`.
     Bytes,
+    /// MySQL `DECIMAL(precision, scale)` (`decimal.handling.mode=precise`); Connect `bytes`
+    /// with logical type `org.apache.kafka.connect.data.Decimal` (base64 of the unscaled
+    /// value's minimal big-endian two's-complement bytes, schema parameters `scale` and
+    /// `connect.decimal.precision`); PostgreSQL `numeric(precision,scale)`.
+    ///
+    /// `precision` must be in `1..=38` and `scale` in `0..=precision` (checked when a
+    /// generator is built). [`ColumnKind::DECIMAL_18_4`] is the usual money column.
+    Decimal {
+        /// Total number of decimal digits.
+        precision: u8,
+        /// Digits after the decimal point.
+        scale: u8,
+    },
+    /// MySQL `DATETIME(6)` (wall clock, no zone); Connect `int64` with logical type
+    /// `io.debezium.time.MicroTimestamp` (microseconds since 1970-01-01 00:00:00 of the wall
+    /// clock, negative before 1970); PostgreSQL `timestamp(6) without time zone`. Values span
+    /// MySQL's range, 1000-01-01 to 9999-12-31 23:59:59.999999.
+    MicroTimestamp,
+    /// MySQL `TIMESTAMP(6)` (an instant); Connect `string` with logical type
+    /// `io.debezium.time.ZonedTimestamp` (ISO-8601 in UTC with exactly six fraction digits,
+    /// `2022-10-20T11:40:00.123456Z`, as Debezium >= 2.2 writes a `TIMESTAMP(6)`);
+    /// PostgreSQL `timestamp(6) with time zone`. Values span MySQL's `TIMESTAMP` range,
+    /// 1970-01-01 00:00:01 to 2038-01-19 03:14:07.999999 UTC.
+    ZonedTimestamp,
+    /// MySQL `DATE`; Connect `int32` with logical type `io.debezium.time.Date` (days since
+    /// 1970-01-01, negative before); PostgreSQL `date`. Values span 1000-01-01 to 9999-12-31.
+    Date,
 }
 
 impl ColumnKind {
+    /// MySQL `DECIMAL(18,4)`, PostgreSQL `numeric(18,4)`.
+    pub const DECIMAL_18_4: ColumnKind = ColumnKind::Decimal {
+        precision: 18,
+        scale: 4,
+    };
+
     /// The Kafka Connect schema type name written in the `schema` part of an envelope.
     pub fn connect_type(self) -> &'static str {
         match self {
             ColumnKind::Int16 => "int16",
-            ColumnKind::Int32 => "int32",
-            ColumnKind::Int64 => "int64",
+            ColumnKind::Int32 | ColumnKind::Date => "int32",
+            ColumnKind::Int64 | ColumnKind::MicroTimestamp => "int64",
             ColumnKind::Float64 => "double",
             ColumnKind::Bool => "boolean",
-            ColumnKind::Text => "string",
-            ColumnKind::Bytes => "bytes",
+            ColumnKind::Text | ColumnKind::ZonedTimestamp => "string",
+            ColumnKind::Bytes | ColumnKind::Decimal { .. } => "bytes",
+        }
+    }
+
+    /// The logical type (`name` of the field schema, always with `"version":1`), if any.
+    pub fn connect_name(self) -> Option<&'static str> {
+        match self {
+            ColumnKind::Decimal { .. } => Some("org.apache.kafka.connect.data.Decimal"),
+            ColumnKind::MicroTimestamp => Some("io.debezium.time.MicroTimestamp"),
+            ColumnKind::ZonedTimestamp => Some("io.debezium.time.ZonedTimestamp"),
+            ColumnKind::Date => Some("io.debezium.time.Date"),
+            _ => None,
+        }
+    }
+
+    /// The `parameters` of the field schema, in the order Debezium writes them (empty when
+    /// the schema has none).
+    pub fn connect_parameters(self) -> Vec<(&'static str, String)> {
+        match self {
+            ColumnKind::Decimal { precision, scale } => vec![
+                ("scale", scale.to_string()),
+                ("connect.decimal.precision", precision.to_string()),
+            ],
+            _ => Vec::new(),
         }
     }
 
     /// The PostgreSQL column type used by [`TableDef::create_table_sql`].
-    pub fn pg_type(self) -> &'static str {
+    pub fn pg_type(self) -> String {
         match self {
-            ColumnKind::Int16 => "smallint",
-            ColumnKind::Int32 => "integer",
-            ColumnKind::Int64 => "bigint",
-            ColumnKind::Float64 => "double precision",
-            ColumnKind::Bool => "boolean",
-            ColumnKind::Text => "varchar(256)",
-            ColumnKind::Bytes => "bytea",
+            ColumnKind::Int16 => "smallint".to_owned(),
+            ColumnKind::Int32 => "integer".to_owned(),
+            ColumnKind::Int64 => "bigint".to_owned(),
+            ColumnKind::Float64 => "double precision".to_owned(),
+            ColumnKind::Bool => "boolean".to_owned(),
+            ColumnKind::Text => "varchar(256)".to_owned(),
+            ColumnKind::Bytes => "bytea".to_owned(),
+            ColumnKind::Decimal { precision, scale } => format!("numeric({precision},{scale})"),
+            ColumnKind::MicroTimestamp => "timestamp(6) without time zone".to_owned(),
+            ColumnKind::ZonedTimestamp => "timestamp(6) with time zone".to_owned(),
+            ColumnKind::Date => "date".to_owned(),
         }
     }
+
+    /// Whether the kind is well-formed (a decimal's precision in `1..=38`, its scale at most
+    /// its precision).
+    pub fn is_valid(self) -> bool {
+        match self {
+            ColumnKind::Decimal { precision, scale } => {
+                (1..=MAX_DECIMAL_PRECISION).contains(&precision) && scale <= precision
+            }
+            _ => true,
+        }
+    }
+
+    /// Whether PostgreSQL's text output of the kind depends on the session's `TimeZone` /
+    /// `DateStyle` (the oracle assumes `TimeZone=UTC`, `DateStyle=ISO`).
+    pub fn is_temporal(self) -> bool {
+        matches!(
+            self,
+            ColumnKind::MicroTimestamp | ColumnKind::ZonedTimestamp | ColumnKind::Date
+        )
+    }
 }
+
+/// Largest supported decimal precision (unscaled values are held in an `i128`).
+pub const MAX_DECIMAL_PRECISION: u8 = 38;
 
 /// One source column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +271,25 @@ impl TableDef {
         )
     }
 
+    /// `salesdb.CUSTOMER` with typed columns: the reference columns plus `BALANCE`
+    /// `DECIMAL(18,4)`, `CREATED_AT` `DATETIME(6)`, `UPDATED_AT` `TIMESTAMP(6)` and a nullable
+    /// `BIRTHDAY` `DATE` (same topic as [`TableDef::salesdb_customer`], so use one or the other).
+    pub fn salesdb_customer_typed() -> Self {
+        Self::salesdb(
+            "CUSTOMER",
+            vec![
+                ColumnDef::new("CUST_ID", ColumnKind::Int32, false),
+                ColumnDef::new("NAME", ColumnKind::Text, false),
+                ColumnDef::new("MKTSEGMENT", ColumnKind::Text, true),
+                ColumnDef::new("BALANCE", ColumnKind::DECIMAL_18_4, false),
+                ColumnDef::new("CREATED_AT", ColumnKind::MicroTimestamp, false),
+                ColumnDef::new("UPDATED_AT", ColumnKind::ZonedTimestamp, false),
+                ColumnDef::new("BIRTHDAY", ColumnKind::Date, true),
+            ],
+            vec![0],
+        )
+    }
+
     /// The three salesdb tables above, in that order.
     pub fn salesdb_all() -> Vec<Self> {
         vec![
@@ -252,6 +354,36 @@ mod tests {
         }
         assert!(sql.contains("\"NOTE\" varchar(256),"));
         assert!(sql.contains("\"PAYLOAD\" bytea,"));
+    }
+
+    #[test]
+    fn ddl_maps_typed_kinds() {
+        let sql = TableDef::salesdb_customer_typed().create_table_sql(
+            "public.c",
+            &BTreeMap::new(),
+            false,
+        );
+        assert!(sql.contains("\"BALANCE\" numeric(18,4) NOT NULL,"), "{sql}");
+        assert!(
+            sql.contains("\"CREATED_AT\" timestamp(6) without time zone NOT NULL,"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("\"UPDATED_AT\" timestamp(6) with time zone NOT NULL,"),
+            "{sql}"
+        );
+        assert!(sql.contains("\"BIRTHDAY\" date\n)"), "{sql}");
+        assert!(ColumnKind::DECIMAL_18_4.is_valid());
+        assert!(!ColumnKind::Decimal {
+            precision: 4,
+            scale: 5
+        }
+        .is_valid());
+        assert!(!ColumnKind::Decimal {
+            precision: 39,
+            scale: 0
+        }
+        .is_valid());
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 mod common;
 
-use common::{all_tables, generate, payload};
+use common::{all_tables, generate, payload, typed_tables};
 use serde_json::Value as Json;
-use tidemark_cdcgen::{Envelope, GenConfig, TableDef, DEBEZIUM_VERSION};
+use tidemark_cdcgen::{ColumnKind, Envelope, GenConfig, TableDef, DEBEZIUM_VERSION};
 
 fn names(fields: &Json) -> Vec<&str> {
     fields
@@ -35,6 +35,7 @@ fn check_value_schema(t: &TableDef, schema: &Json) {
             assert_eq!(f["field"], c.name.as_str());
             assert_eq!(f["type"], c.kind.connect_type());
             assert_eq!(f["optional"], c.nullable && !t.key.contains(&i));
+            check_logical(c.kind, f);
         }
     }
     let source = &fields[2];
@@ -65,6 +66,32 @@ fn check_value_schema(t: &TableDef, schema: &Json) {
     assert_eq!(fields[5]["name"], "event.block");
 }
 
+/// A logical type's field schema: `name`, `"version":1`, decimal `parameters` (as strings);
+/// plain kinds have none of these. (Key order is checked on raw bytes in the unit tests.)
+fn check_logical(kind: ColumnKind, f: &Json) {
+    let mut keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    match kind.connect_name() {
+        None => assert_eq!(keys, ["field", "optional", "type"]),
+        Some(name) => {
+            assert_eq!(f["name"], name);
+            assert_eq!(f["version"], 1);
+            if let ColumnKind::Decimal { precision, scale } = kind {
+                assert_eq!(
+                    keys,
+                    ["field", "name", "optional", "parameters", "type", "version"]
+                );
+                let params = f["parameters"].as_object().unwrap();
+                assert_eq!(params.len(), 2);
+                assert_eq!(params["scale"], scale.to_string());
+                assert_eq!(params["connect.decimal.precision"], precision.to_string());
+            } else {
+                assert_eq!(keys, ["field", "name", "optional", "type", "version"]);
+            }
+        }
+    }
+}
+
 fn check_key(t: &TableDef, key: &Json, envelope: Envelope) {
     if envelope == Envelope::Schema {
         let schema = &key["schema"];
@@ -79,6 +106,7 @@ fn check_key(t: &TableDef, key: &Json, envelope: Envelope) {
         for (f, &k) in schema["fields"].as_array().unwrap().iter().zip(&t.key) {
             assert_eq!(f["type"], t.columns[k].kind.connect_type());
             assert_eq!(f["optional"], false);
+            check_logical(t.columns[k].kind, f);
         }
         assert_eq!(key.as_object().unwrap().len(), 2);
     }
@@ -88,6 +116,21 @@ fn check_key(t: &TableDef, key: &Json, envelope: Envelope) {
 
 #[test]
 fn records_have_the_debezium_mysql_shape() {
+    check_shape(all_tables);
+}
+
+#[test]
+fn typed_records_have_the_debezium_mysql_shape() {
+    check_shape(|| {
+        // The typed customer stands in for the plain one (same topic).
+        let mut tables = all_tables();
+        tables[0] = TableDef::salesdb_customer_typed();
+        tables.extend(typed_tables().into_iter().skip(1));
+        tables
+    });
+}
+
+fn check_shape(all_tables: fn() -> Vec<TableDef>) {
     for (value_envelope, key_envelope) in [
         (Envelope::Schema, Envelope::Schema),
         (Envelope::Bare, Envelope::Bare),

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{all_tables, apply_naively, generate, oracle_tables, payload};
+use common::{all_tables, apply_naively, generate, oracle_tables, payload, typed_tables};
 use tidemark_cdcgen::{partition_for_key, Envelope, GenConfig, Generator, TableDef};
 
 #[test]
@@ -26,6 +26,62 @@ fn oracle_matches_naive_application_with_every_hazard_high() {
         assert_eq!(naive, oracle, "seed {seed}");
         assert!(oracle.values().all(|t| !t.is_empty()), "seed {seed}");
     }
+}
+
+#[test]
+fn typed_oracle_matches_naive_application() {
+    for seed in 1..=4u64 {
+        let mut config = GenConfig::hostile(seed, 8_000 + seed * 13);
+        if seed % 2 == 0 {
+            config.value_envelope = Envelope::Bare;
+            config.key_envelope = Envelope::Bare;
+        }
+        let (records, g) = generate(typed_tables(), config.clone());
+        let naive = apply_naively(&typed_tables(), &records, &config);
+        let oracle = oracle_tables(&g);
+        assert_eq!(naive, oracle, "seed {seed}");
+        assert!(oracle.values().all(|t| !t.is_empty()), "seed {seed}");
+    }
+}
+
+#[test]
+fn typed_values_cover_their_edge_cases() {
+    let (_, g) = generate(typed_tables(), GenConfig::hostile(5, 40_000));
+    let mut texts: Vec<String> = Vec::new();
+    for t in g.oracle().topics() {
+        for (key, row) in g.oracle().table(&t) {
+            texts.extend(key);
+            texts.extend(row.into_iter().flatten());
+        }
+    }
+    let has = |f: &dyn Fn(&str) -> bool| texts.iter().any(|s| f(s));
+    assert!(
+        has(&|s| s.starts_with("-") && s.contains('.')),
+        "negative decimals"
+    );
+    assert!(has(&|s| s == "0.0000"), "zero decimal");
+    assert!(has(
+        &|s| s == "99999999999999.9999" || s == "-99999999999999.9999"
+    ));
+    assert!(has(&|s| s.starts_with("1969-12-31")), "pre-1970");
+    assert!(has(&|s| s.starts_with("1000-01-01")), "MySQL minimum");
+    assert!(has(&|s| s.starts_with("9999-12-31")), "year 9999");
+    assert!(
+        has(&|s| s.len() == 26 && s.as_bytes()[19] == b'.'),
+        "six-digit fraction"
+    );
+    assert!(
+        has(&|s| s.len() == 19 && s.as_bytes()[13] == b':'),
+        "whole second"
+    );
+    assert!(
+        has(&|s| s.ends_with("+00") && s.contains('.')),
+        "fractional instant"
+    );
+    assert!(
+        has(&|s| s.starts_with("2038-01-19 03:14:07")),
+        "TIMESTAMP maximum"
+    );
 }
 
 #[test]

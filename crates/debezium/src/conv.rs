@@ -52,9 +52,11 @@ pub(crate) enum Conv {
     Json,
     /// Bytes as text in this encoding, or a geometry struct (`{wkb, srid}`: the WKB).
     Bytes(BinaryHandling),
-    /// Debezium `Bits`: bytes holding the bit string as a little-endian number, of this many
-    /// bits (`None`: eight per byte).
-    Bits(Option<u32>),
+    /// Debezium `Bits`: bytes holding the bit string as a little-endian number, of `length`
+    /// bits (`None`: eight per byte). For a `bit varying` column `length` is only the declared
+    /// maximum and the source's leading zeros are lost: the bit string is the number's own
+    /// binary digits.
+    Bits { length: Option<u32>, varying: bool },
     /// A JSON array of elements read the given way.
     Array(Box<Conv>),
 }
@@ -63,7 +65,13 @@ impl Conv {
     /// Without a schema: what the target column's type and the connector settings say.
     pub(crate) fn for_column(column: &TargetColumn, options: &DecodeOptions) -> Conv {
         let modifiers = column.type_modifiers();
-        Self::for_type(column.ty, &modifiers, options)
+        match Self::for_type(column.ty, &modifiers, options) {
+            Conv::Bits { length, .. } => Conv::Bits {
+                length,
+                varying: is_varying(column),
+            },
+            conv => conv,
+        }
     }
 
     fn for_type(ty: ColumnType, modifiers: &[u32], options: &DecodeOptions) -> Conv {
@@ -92,7 +100,10 @@ impl Conv {
             ColumnType::Uuid => Conv::Uuid,
             ColumnType::Json | ColumnType::Jsonb => Conv::Json,
             ColumnType::Bytes => Conv::Bytes(options.binary_handling),
-            ColumnType::Bits => Conv::Bits(precision),
+            ColumnType::Bits => Conv::Bits {
+                length: precision,
+                varying: false,
+            },
             ColumnType::Array(element) => Conv::Array(Box::new(Self::for_type(
                 element.column_type(),
                 &[],
@@ -148,9 +159,10 @@ impl Conv {
             Some("io.debezium.time.MicroDuration" | "io.debezium.time.Interval") => Conv::Interval,
             Some("io.debezium.data.Uuid") => Conv::Uuid,
             Some("io.debezium.data.Json") => Conv::Json,
-            Some("io.debezium.data.Bits") => {
-                Conv::Bits(param("length").and_then(|l| u32::try_from(l).ok()))
-            }
+            Some("io.debezium.data.Bits") => Conv::Bits {
+                length: param("length").and_then(|l| u32::try_from(l).ok()),
+                varying: column.is_some_and(is_varying),
+            },
             Some(
                 "io.debezium.data.geometry.Geometry"
                 | "io.debezium.data.geometry.Geography"
@@ -185,6 +197,11 @@ impl Conv {
             },
         }
     }
+}
+
+/// Whether a bit column is `bit varying`.
+fn is_varying(column: &TargetColumn) -> bool {
+    column.sql_type.starts_with("bit varying")
 }
 
 /// A stand-in column for an array's elements (no modifiers of its own).

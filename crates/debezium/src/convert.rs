@@ -76,7 +76,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
         match self.conv {
-            Conv::Plain | Conv::Bits(_) => Ok(Value::Bool(v)),
+            Conv::Plain | Conv::Bits { .. } => Ok(Value::Bool(v)),
             Conv::Json => Ok(Value::Json(v.to_string())),
             conv => Err(self.fail(format!("a boolean is not {}", conv_words(conv)))),
         }
@@ -215,7 +215,7 @@ fn conv_words(conv: &Conv) -> &'static str {
         Conv::Uuid => "a UUID string",
         Conv::Json => "JSON",
         Conv::Bytes(_) => "bytes (an encoded string)",
-        Conv::Bits(_) => "a bit string (bytes)",
+        Conv::Bits { .. } => "a bit string (bytes)",
         Conv::Array(_) => "an array",
     }
 }
@@ -280,11 +280,19 @@ fn string(v: &str, conv: &Conv) -> Result<Value, String> {
             }
             Value::Bytes(bytes(v, *encoding)?)
         }
-        Conv::Bits(length) => {
+        Conv::Bits { length, varying } => {
             if v == UNAVAILABLE_BASE64 {
                 return Ok(Value::Unavailable);
             }
-            Value::Bits(Box::new(bits(&bytes(v, BinaryHandling::Base64)?, *length)?))
+            let bytes = bytes(v, BinaryHandling::Base64)?;
+            let length = if *varying {
+                // The number's own binary digits (at least one), within the declared maximum.
+                let significant = significant_bits(&bytes).max(1);
+                Some(length.map_or(significant, |max| significant.min(max)))
+            } else {
+                *length
+            };
+            Value::Bits(Box::new(bits(&bytes, length)?))
         }
         Conv::Array(_) => return Err(bad("an array")),
     })
@@ -314,6 +322,16 @@ fn hex(v: &str) -> Result<Vec<u8>, String> {
                 .ok_or_else(|| "bytes are not valid hex".to_string())
         })
         .collect()
+}
+
+/// How many bits a little-endian number needs (0 for zero).
+fn significant_bits(little_endian: &[u8]) -> u32 {
+    little_endian
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, b)| **b != 0)
+        .map_or(0, |(i, b)| i as u32 * 8 + (8 - b.leading_zeros()))
 }
 
 /// Debezium's `Bits`: the bit string read as a binary number, stored little-endian. The bit

@@ -11,6 +11,7 @@ mod diagnose;
 mod encode;
 mod error;
 mod failpoint;
+mod merge_sql;
 mod sql;
 mod stage;
 mod writer;

@@ -1,7 +1,7 @@
 //! Every SQL text tidemark sends. Identifiers go through [`quote_ident`] only; values are
 //! always bound parameters or COPY data, never spliced in.
 
-use tidemark_model::{ColumnType, TableLayout, TableName, TargetColumn};
+use tidemark_model::{ColumnType, TableName, TargetColumn};
 
 /// Quotes an identifier for PostgreSQL: wraps it in double quotes and doubles embedded ones.
 pub fn quote_ident(name: &str) -> String {
@@ -28,6 +28,25 @@ pub fn quote_table(table: &TableName) -> String {
 
 pub(crate) fn watermarks_table(schema: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident("watermarks"))
+}
+
+pub(crate) fn dead_letters_table(schema: &str) -> String {
+    format!("{}.{}", quote_ident(schema), quote_ident("dead_letters"))
+}
+
+/// Writes a batch's dead letters. `$1` pipeline, `$2` target, then per letter arrays of topic,
+/// partition, offset, key, value and error. A record written again (its batch re-applied
+/// after a watermark reset) replaces its earlier row.
+pub(crate) fn insert_dead_letters(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} AS d (pipeline, target, topic, partition, \"offset\", key, value, error)
+         SELECT $1, $2, u.topic, u.partition, u.off, u.key, u.value, u.error
+         FROM unnest($3::text[], $4::integer[], $5::bigint[], $6::bytea[], $7::bytea[], $8::text[])
+              AS u(topic, partition, off, key, value, error)
+         ON CONFLICT (pipeline, topic, partition, \"offset\")
+         DO UPDATE SET target = EXCLUDED.target, key = EXCLUDED.key, value = EXCLUDED.value,
+                       error = EXCLUDED.error, failed_at = now()"
+    )
 }
 
 pub(crate) fn table_keys_table(schema: &str) -> String {
@@ -57,6 +76,7 @@ pub(crate) fn stored_key(keys: &str) -> String {
 pub(crate) fn prepare_statements(schema: &str) -> Vec<String> {
     let wm = watermarks_table(schema);
     let keys = table_keys_table(schema);
+    let dead = dead_letters_table(schema);
     vec![
         format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
         format!(
@@ -81,6 +101,25 @@ pub(crate) fn prepare_statements(schema: &str) -> Vec<String> {
                 key_columns text[] NOT NULL,
                 PRIMARY KEY (pipeline, target)
             )"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {dead} (
+                pipeline    text        NOT NULL,
+                target      text        NOT NULL,
+                topic       text        NOT NULL,
+                partition   integer     NOT NULL,
+                \"offset\"    bigint      NOT NULL,
+                key         bytea,
+                value       bytea,
+                error       text        NOT NULL,
+                failed_at   timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (pipeline, topic, partition, \"offset\")
+            )"
+        ),
+        format!(
+            "COMMENT ON TABLE {dead} IS 'tidemark: records that could not be applied \
+             (errors.mode = dead_letter), their key and value bytes as read and why, written in \
+             the transaction that advanced past them'"
         ),
         format!(
             "COMMENT ON TABLE {keys} IS 'tidemark: the key columns each target is merged by, \
@@ -187,82 +226,9 @@ pub(crate) fn stage_type(column: &TargetColumn) -> &str {
 
 pub(crate) const STAGE: &str = "tidemark_stage";
 pub(crate) const DELETE_FLAG: &str = "__tidemark_delete";
-
-/// The statements of one table's merge, built once per (layout, key columns).
-#[derive(Debug, Clone)]
-pub(crate) struct MergeSql {
-    pub create_stage: String,
-    pub copy_in: String,
-    pub analyze_stage: String,
-    /// Empties the stage between the pieces of one merge.
-    pub clear_stage: String,
-    /// Deletes target rows whose key is staged; returns the number removed for delete winners.
-    pub delete: String,
-    pub insert: String,
-    /// Empties the target (a source truncate). DELETE, not TRUNCATE: it needs only the DELETE
-    /// privilege, works with foreign keys, and does not lock out readers.
-    pub truncate: String,
-}
-
-impl MergeSql {
-    pub fn new(layout: &TableLayout, key_columns: &[usize]) -> Self {
-        let target = quote_table(&layout.table);
-        let stage = quote_ident(STAGE);
-        let flag = quote_ident(DELETE_FLAG);
-        let stage_columns: Vec<String> = layout
-            .columns
-            .iter()
-            .map(|c| format!("{} {}", quote_ident(&c.name), stage_type(c)))
-            .collect();
-        let create_stage = format!(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ({flag} boolean NOT NULL, {}) ON COMMIT DELETE ROWS",
-            stage_columns.join(", ")
-        );
-        let names: Vec<String> = layout
-            .columns
-            .iter()
-            .map(|c| quote_ident(&c.name))
-            .collect();
-        let copy_in = format!(
-            "COPY {stage} ({flag}, {}) FROM STDIN (FORMAT binary)",
-            names.join(", ")
-        );
-        // A staged value of a text-staged column is cast to the column's own type.
-        let staged = |i: usize| {
-            let c = &layout.columns[i];
-            let col = format!("s.{}", quote_ident(&c.name));
-            if c.ty == ColumnType::Other {
-                format!("CAST({col} AS {})", c.sql_type)
-            } else {
-                col
-            }
-        };
-        let key_match: Vec<String> = key_columns
-            .iter()
-            .map(|&i| format!("t.{} = {}", quote_ident(&layout.columns[i].name), staged(i)))
-            .collect();
-        let delete = format!(
-            "WITH d AS (DELETE FROM {target} AS t USING {stage} AS s WHERE {} RETURNING s.{flag} AS del)
-             SELECT count(*) FILTER (WHERE del) FROM d",
-            key_match.join(" AND ")
-        );
-        let values: Vec<String> = (0..layout.columns.len()).map(staged).collect();
-        let insert = format!(
-            "INSERT INTO {target} ({}) SELECT {} FROM {stage} AS s WHERE NOT s.{flag}",
-            names.join(", "),
-            values.join(", ")
-        );
-        Self {
-            analyze_stage: format!("ANALYZE {stage}"),
-            clear_stage: format!("TRUNCATE {stage}"),
-            create_stage,
-            copy_in,
-            delete,
-            insert,
-            truncate: format!("DELETE FROM {target}"),
-        }
-    }
-}
+/// The stage column listing, per staged row, the layout columns whose value the source did not
+/// send (unchanged TOASTed values): NULL when it sent them all.
+pub(crate) const UNAVAILABLE: &str = "__tidemark_unavailable";
 
 #[cfg(test)]
 mod tests {

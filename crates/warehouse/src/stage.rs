@@ -11,16 +11,19 @@ use tokio_postgres::Transaction;
 use crate::cell::Cell;
 use crate::classify;
 use crate::convert::to_cell;
-use crate::sql::{MergeSql, DELETE_FLAG, STAGE};
+use crate::merge_sql::MergeSql;
+use crate::sql::{DELETE_FLAG, STAGE};
 
-/// Copies `changes` into the stage: the delete flag, then every column of the layout.
+/// Copies `changes` into the stage: the delete flag, every column of the layout, then the
+/// columns whose value the source did not send (NULL if none). Returns whether any row has
+/// such columns.
 pub(crate) async fn stage(
     tx: &Transaction<'_>,
     statements: &MergeSql,
     copy_types: &[Type],
     layout: &TableLayout,
     changes: &[Change],
-) -> Result<(), WarehouseError> {
+) -> Result<bool, WarehouseError> {
     let sink = tx
         .copy_in(&statements.copy_in)
         .await
@@ -28,12 +31,20 @@ pub(crate) async fn stage(
     let writer = BinaryCopyInWriter::new(sink, copy_types);
     pin_mut!(writer);
     let key_columns = layout.key().unwrap_or_default();
-    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(layout.columns.len() + 1);
+    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(layout.columns.len() + 2);
+    let mut any_unavailable = false;
     for change in changes {
         cells.clear();
         cells.push(Cell::Bool(matches!(change.op, RowOp::Delete)));
+        let mut unavailable = Vec::new();
         for (i, column) in layout.columns.iter().enumerate() {
             let value = staged_value(change, i, key_columns, &Value::Null);
+            if matches!(value, Value::Unavailable) {
+                // Filled from the target row by `keep_unavailable` (or NULL if it has none).
+                unavailable.push(Cell::I32(i32::try_from(i).unwrap_or(i32::MAX)));
+                cells.push(Cell::Null);
+                continue;
+            }
             let cell = to_cell(value, column).map_err(|reason| WarehouseError::Data {
                 table: layout.table.clone(),
                 column: column.name.clone(),
@@ -42,6 +53,12 @@ pub(crate) async fn stage(
             })?;
             cells.push(cell);
         }
+        any_unavailable |= !unavailable.is_empty();
+        cells.push(if unavailable.is_empty() {
+            Cell::Null
+        } else {
+            Cell::Array(unavailable)
+        });
         // The server may already have refused an earlier row: a write then fails with it.
         writer
             .as_mut()
@@ -53,7 +70,7 @@ pub(crate) async fn stage(
         .finish()
         .await
         .map_err(|e| copy_error(e, layout, changes, "finishing COPY into stage"))?;
-    Ok(())
+    Ok(any_unavailable)
 }
 
 /// The value a change stages in column `i`: its row's, or for a delete its key's (the other

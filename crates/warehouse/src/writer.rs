@@ -9,7 +9,8 @@ use tokio_postgres::{Client, Transaction};
 use crate::cell::stage_pg_type;
 use crate::diagnose::{cast_failure, Applying};
 use crate::error::column;
-use crate::sql::{self, MergeSql};
+use crate::merge_sql::MergeSql;
+use crate::sql;
 use crate::stage;
 use crate::{classify, connect, quote_table, PgSettings};
 
@@ -42,6 +43,7 @@ impl PgTableWriter {
     ) -> Self {
         let copy_types = std::iter::once(Type::BOOL)
             .chain(layout.columns.iter().map(stage_pg_type))
+            .chain(std::iter::once(Type::INT4_ARRAY))
             .collect();
         Self {
             settings,
@@ -154,8 +156,15 @@ impl PgTableWriter {
                     .await
                     .map_err(|e| classify(e, "emptying stage"))?;
             }
-            stage::stage(&tx, &statements, &copy_types, &layout, piece).await?;
+            let unavailable = stage::stage(&tx, &statements, &copy_types, &layout, piece).await?;
             lap(0);
+            if unavailable {
+                // Unchanged TOASTed values keep what the target has (the batch's ranking
+                // already filled those an earlier change of the key had).
+                tx.execute(&statements.keep_unavailable, &[])
+                    .await
+                    .map_err(|e| classify(e, "keeping values the source did not send"))?;
+            }
             // Without statistics the planner guesses the stage's size and may scan the whole
             // target for every merge; with them it uses the target's key index.
             tx.batch_execute(&statements.analyze_stage)
@@ -183,6 +192,12 @@ impl PgTableWriter {
                 }
             };
             stats.deletes += column::<i64>(&row, 0, "counting deleted rows")?.max(0) as u64;
+            if let Some(mark) = &statements.mark_deleted {
+                stats.deletes += tx
+                    .execute(mark, &[])
+                    .await
+                    .map_err(|e| classify(e, "marking deleted rows"))?;
+            }
             lap(2);
             stats.upserts += match tx.execute(&statements.insert, &[]).await {
                 Ok(n) => n,
@@ -196,6 +211,7 @@ impl PgTableWriter {
             };
             lap(3);
         }
+        stats.dead_letters = dead_letters(&tx, &settings, &layout, request).await?;
         crate::failpoint::before_commit();
         advance(&tx, &watermarks, &pipeline, request).await?;
         tx.commit()
@@ -215,6 +231,40 @@ impl PgTableWriter {
         );
         Ok(stats)
     }
+}
+
+/// Writes the batch's dead letters, in the merge's transaction.
+async fn dead_letters(
+    tx: &Transaction<'_>,
+    settings: &PgSettings,
+    layout: &TableLayout,
+    request: &MergeRequest,
+) -> Result<u64, WarehouseError> {
+    let letters = &request.dead_letters;
+    if letters.is_empty() {
+        return Ok(0);
+    }
+    let topics: Vec<&str> = letters.iter().map(|l| &*l.tp.topic).collect();
+    let partitions: Vec<i32> = letters.iter().map(|l| l.tp.partition).collect();
+    let offsets: Vec<i64> = letters.iter().map(|l| l.offset).collect();
+    let keys: Vec<Option<&[u8]>> = letters.iter().map(|l| l.key.as_deref()).collect();
+    let values: Vec<Option<&[u8]>> = letters.iter().map(|l| l.value.as_deref()).collect();
+    let errors: Vec<&str> = letters.iter().map(|l| l.error.as_str()).collect();
+    tx.execute(
+        &sql::insert_dead_letters(&sql::dead_letters_table(&settings.schema)),
+        &[
+            &settings.pipeline,
+            &layout.table.to_string(),
+            &topics,
+            &partitions,
+            &offsets,
+            &keys,
+            &values,
+            &errors,
+        ],
+    )
+    .await
+    .map_err(|e| classify(e, "writing dead letters"))
 }
 
 /// Records the table's key if no merge has, in the merge's own transaction, and fails if the

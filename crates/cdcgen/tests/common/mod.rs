@@ -37,6 +37,60 @@ pub fn all_tables() -> Vec<TableDef> {
     t
 }
 
+/// Tables with Debezium logical types: the typed salesdb customer and a table keyed by
+/// (date, decimal, wall-clock timestamp, instant) with decimals of unusual shapes.
+pub fn typed_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::salesdb_customer_typed(),
+        TableDef {
+            server: "srv".into(),
+            db: "typed".into(),
+            table: "ledger".into(),
+            columns: vec![
+                ColumnDef::new("DAY", ColumnKind::Date, false),
+                ColumnDef::new(
+                    "AMOUNT",
+                    ColumnKind::Decimal {
+                        precision: 5,
+                        scale: 2,
+                    },
+                    false,
+                ),
+                ColumnDef::new("AT", ColumnKind::MicroTimestamp, false),
+                ColumnDef::new("SEEN", ColumnKind::ZonedTimestamp, false),
+                ColumnDef::new(
+                    "WIDE",
+                    ColumnKind::Decimal {
+                        precision: 38,
+                        scale: 10,
+                    },
+                    true,
+                ),
+                ColumnDef::new(
+                    "RATIO",
+                    ColumnKind::Decimal {
+                        precision: 4,
+                        scale: 4,
+                    },
+                    true,
+                ),
+                ColumnDef::new(
+                    "COUNT",
+                    ColumnKind::Decimal {
+                        precision: 3,
+                        scale: 0,
+                    },
+                    true,
+                ),
+                ColumnDef::new("WHEN", ColumnKind::MicroTimestamp, true),
+                ColumnDef::new("STAMP", ColumnKind::ZonedTimestamp, true),
+                ColumnDef::new("BORN", ColumnKind::Date, true),
+            ],
+            key: vec![0, 1, 2, 3],
+        },
+    ]
+}
+
 pub fn generate(tables: Vec<TableDef>, config: GenConfig) -> (Vec<Record>, Generator) {
     let mut g = Generator::new(tables, config);
     let records: Vec<Record> = g.by_ref().collect();
@@ -77,7 +131,102 @@ pub fn json_to_text(kind: ColumnKind, v: &Json) -> Option<String> {
             let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
             format!("\\x{hex}")
         }
+        ColumnKind::Decimal { precision, scale } => {
+            let b = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().expect("base64 string"))
+                .expect("valid base64");
+            assert!(!b.is_empty() && b.len() <= 16, "{b:?}");
+            // Sign-extend big-endian two's complement.
+            let mut unscaled: i128 = if b[0] & 0x80 != 0 { -1 } else { 0 };
+            for byte in &b {
+                unscaled = (unscaled << 8) | i128::from(*byte);
+            }
+            let pow = 10u128.pow(u32::from(scale));
+            let abs = unscaled.unsigned_abs();
+            assert!(
+                abs < 10u128.pow(u32::from(precision)),
+                "{unscaled} too wide"
+            );
+            let sign = if unscaled < 0 { "-" } else { "" };
+            if scale == 0 {
+                format!("{sign}{abs}")
+            } else {
+                let width = usize::from(scale);
+                format!("{sign}{}.{:0width$}", abs / pow, abs % pow)
+            }
+        }
+        ColumnKind::MicroTimestamp => naive_timestamp(v.as_i64().expect("int64 micros")),
+        ColumnKind::ZonedTimestamp => {
+            let iso = v.as_str().expect("ISO string");
+            // Debezium writes a TIMESTAMP(6) in UTC with exactly six fraction digits.
+            let (head, frac) = iso
+                .strip_suffix('Z')
+                .and_then(|s| s.split_once('.'))
+                .expect("YYYY-MM-DDTHH:MM:SS.ffffffZ");
+            assert_eq!(frac.len(), 6, "{iso}");
+            assert_eq!(head.len(), 19, "{iso}");
+            assert_eq!(&head[10..11], "T", "{iso}");
+            let frac = frac.trim_end_matches('0');
+            let dot = if frac.is_empty() { "" } else { "." };
+            format!("{}{dot}{frac}+00", head.replacen('T', " ", 1))
+        }
+        ColumnKind::Date => naive_date(v.as_i64().expect("int32 days")),
     })
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// Date of a day number by walking years and months from 1970 (slow, obviously right).
+fn naive_date(mut days: i64) -> String {
+    let mut year = 1970;
+    while days < 0 {
+        year -= 1;
+        days += if is_leap(year) { 366 } else { 365 };
+    }
+    loop {
+        let len = if is_leap(year) { 366 } else { 365 };
+        if days < len {
+            break;
+        }
+        days -= len;
+        year += 1;
+    }
+    let feb = if is_leap(year) { 29 } else { 28 };
+    let mut month = 1;
+    for len in [31, feb, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] {
+        if days < len {
+            break;
+        }
+        days -= len;
+        month += 1;
+    }
+    format!("{year:04}-{month:02}-{:02}", days + 1)
+}
+
+/// PostgreSQL's `timestamp` text of wall-clock microseconds since 1970.
+fn naive_timestamp(us: i64) -> String {
+    let day_us = 86_400_000_000i64;
+    let mut days = us / day_us;
+    let mut rest = us % day_us;
+    if rest < 0 {
+        days -= 1;
+        rest += day_us;
+    }
+    let micros = rest % 1_000_000;
+    let secs = rest / 1_000_000;
+    let mut s = format!(
+        "{} {:02}:{:02}:{:02}",
+        naive_date(days),
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    );
+    if micros > 0 {
+        s.push_str(format!(".{micros:06}").trim_end_matches('0'));
+    }
+    s
 }
 
 fn key_of(t: &TableDef, obj: &Json) -> Vec<String> {
