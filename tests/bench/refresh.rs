@@ -7,7 +7,15 @@
 //!   plain tables (the write floor);
 //! - events/s and tidemark's peak RSS.
 //!
-//! `cargo bench -p tidemark-e2e --bench refresh -- [--events N] [--partitions P] [--slices S]`
+//! `cargo bench -p tidemark-e2e --bench refresh -- [--events N] [--partitions P] [--slices S]
+//! [--typed] [--seed N] [--key-index] [--no-autovacuum] [--shared-buffers SIZE]`
+//!
+//! `--typed` replaces the customer table by one that adds Debezium logical types
+//! (`BALANCE` Connect Decimal → `numeric(18,4)`, `CREATED_AT` MicroTimestamp →
+//! `timestamp(6)`, `UPDATED_AT` ZonedTimestamp → `timestamptz(6)`, `BIRTHDAY` Date → `date`),
+//! so both CPU figures cover decoding and writing typed values. The write floor then copies
+//! the same column types, in PostgreSQL's binary format (numeric digits in base 10000,
+//! timestamps as µs and dates as days since 2000-01-01): the cheapest input PostgreSQL accepts.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,9 +24,11 @@ use futures::pin_mut;
 use tidemark_cdcgen::{ColumnKind, Envelope, GenConfig, Generator, Record};
 use tidemark_e2e::*;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 struct Args {
+    /// Use the typed customer table (decimal, timestamps, date).
+    typed: bool,
     /// Index the customer target's key (the reference post's table has none).
     key_index: bool,
     /// Diagnostic: turn autovacuum off, to see how much of PostgreSQL's CPU it accounts for.
@@ -33,6 +43,7 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        typed: false,
         key_index: false,
         no_autovacuum: false,
         shared_buffers: None,
@@ -63,6 +74,11 @@ fn args() -> Args {
             }
             ("--no-autovacuum", _) => {
                 a.no_autovacuum = true;
+                i += 1;
+                continue;
+            }
+            ("--typed", _) => {
+                a.typed = true;
                 i += 1;
                 continue;
             }
@@ -205,6 +221,10 @@ fn pg_type(kind: ColumnKind) -> Type {
         ColumnKind::Bool => Type::BOOL,
         ColumnKind::Text => Type::VARCHAR,
         ColumnKind::Bytes => Type::BYTEA,
+        ColumnKind::Decimal { .. } => Type::NUMERIC,
+        ColumnKind::MicroTimestamp => Type::TIMESTAMP,
+        ColumnKind::ZonedTimestamp => Type::TIMESTAMPTZ,
+        ColumnKind::Date => Type::DATE,
     }
 }
 
@@ -224,6 +244,176 @@ fn sql_value(kind: ColumnKind, v: &serde_json::Value) -> Box<dyn ToSql + Sync> {
                     .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok()),
             )
         }
+        ColumnKind::Decimal { scale, .. } => {
+            use base64::Engine;
+            Box::new(v.as_str().map(|s| {
+                let b = base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .expect("decimal base64");
+                PgNumeric {
+                    unscaled: unscaled_from_bytes(&b),
+                    scale: scale.into(),
+                }
+            }))
+        }
+        ColumnKind::MicroTimestamp => Box::new(v.as_i64().map(PgTimestamp)),
+        ColumnKind::ZonedTimestamp => {
+            Box::new(v.as_str().map(|s| PgTimestamp(parse_iso_instant(s))))
+        }
+        ColumnKind::Date => Box::new(v.as_i64().map(|d| PgDate(d as i32))),
+    }
+}
+
+type Buf = bytes::BytesMut;
+type SqlResult = Result<IsNull, Box<dyn std::error::Error + Sync + Send>>;
+
+/// µs between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
+const PG_EPOCH_US: i64 = 946_684_800_000_000;
+/// Days between 1970-01-01 and 2000-01-01.
+const PG_EPOCH_DAYS: i32 = 10_957;
+
+/// A decimal `unscaled * 10^-scale` in PostgreSQL's binary `numeric` format.
+#[derive(Debug)]
+struct PgNumeric {
+    unscaled: i128,
+    scale: u16,
+}
+
+impl ToSql for PgNumeric {
+    fn to_sql(&self, _: &Type, out: &mut Buf) -> SqlResult {
+        // Decimal digits split at the point, each side padded to whole base-10000 digits.
+        let scale = usize::from(self.scale);
+        let digits = format!(
+            "{:0>width$}",
+            self.unscaled.unsigned_abs(),
+            width = scale + 1
+        );
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        let int = format!("{:0>width$}", int, width = int.len().div_ceil(4) * 4);
+        let frac = format!("{:0<width$}", frac, width = frac.len().div_ceil(4) * 4);
+        let mut weight = (int.len() / 4) as i32 - 1;
+        let all = format!("{int}{frac}");
+        let mut groups: Vec<i16> = all
+            .as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap().parse().unwrap())
+            .collect();
+        let leading = groups.iter().take_while(|&&g| g == 0).count();
+        groups.drain(..leading);
+        weight -= leading as i32;
+        while groups.last() == Some(&0) {
+            groups.pop();
+        }
+        if groups.is_empty() {
+            weight = 0;
+        }
+        let sign: u16 = if self.unscaled < 0 { 0x4000 } else { 0 };
+        out.extend_from_slice(&(groups.len() as i16).to_be_bytes());
+        out.extend_from_slice(&(weight as i16).to_be_bytes());
+        out.extend_from_slice(&sign.to_be_bytes());
+        out.extend_from_slice(&self.scale.to_be_bytes());
+        for g in groups {
+            out.extend_from_slice(&g.to_be_bytes());
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// Microseconds since 1970-01-01 (wall clock for `timestamp`, UTC for `timestamptz`) in
+/// PostgreSQL's binary format (µs since 2000-01-01).
+#[derive(Debug)]
+struct PgTimestamp(i64);
+
+impl ToSql for PgTimestamp {
+    fn to_sql(&self, _: &Type, out: &mut Buf) -> SqlResult {
+        out.extend_from_slice(&(self.0 - PG_EPOCH_US).to_be_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMP || *ty == Type::TIMESTAMPTZ
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// Days since 1970-01-01 in PostgreSQL's binary `date` format (days since 2000-01-01).
+#[derive(Debug)]
+struct PgDate(i32);
+
+impl ToSql for PgDate {
+    fn to_sql(&self, _: &Type, out: &mut Buf) -> SqlResult {
+        out.extend_from_slice(&(self.0 - PG_EPOCH_DAYS).to_be_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::DATE
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// The value of big-endian two's-complement bytes (at most 16).
+fn unscaled_from_bytes(b: &[u8]) -> i128 {
+    assert!(
+        !b.is_empty() && b.len() <= 16,
+        "decimal of {} bytes",
+        b.len()
+    );
+    let mut v: i128 = if b[0] & 0x80 != 0 { -1 } else { 0 };
+    for &byte in b {
+        v = (v << 8) | i128::from(byte);
+    }
+    v
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+/// µs since the epoch of an ISO-8601 instant `YYYY-MM-DDTHH:MM:SS[.f..](Z|±HH:MM)`.
+fn parse_iso_instant(s: &str) -> i64 {
+    let bad = || panic!("not an ISO-8601 instant: {s:?}");
+    let num = |r: std::ops::Range<usize>| -> i64 {
+        s.get(r).and_then(|t| t.parse().ok()).unwrap_or_else(bad)
+    };
+    let days = days_from_civil(num(0..4), num(5..7), num(8..10));
+    let mut us =
+        ((days * 24 + num(11..13)) * 60 + num(14..16)) * 60_000_000 + num(17..19) * 1_000_000;
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let mut micros: i64 = 0;
+        for (i, c) in frac[..digits].bytes().enumerate().take(6) {
+            micros += i64::from(c - b'0') * 10i64.pow(5 - i as u32);
+        }
+        us += micros;
+        rest = &frac[digits..];
+    }
+    match rest {
+        "Z" => us,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+            let offset =
+                (num(s.len() - 5..s.len() - 3) * 60 + num(s.len() - 2..s.len())) * 60_000_000;
+            if rest.starts_with('+') {
+                us - offset
+            } else {
+                us + offset
+            }
+        }
+        _ => bad(),
     }
 }
 
@@ -295,7 +485,11 @@ fn main() {
         });
         stack.pg.restart().expect("restart postgres");
     }
-    let setups: Vec<TableSetup> = salesdb_setups();
+    let setups: Vec<TableSetup> = if a.typed {
+        salesdb_typed_setups()
+    } else {
+        salesdb_setups()
+    };
     stack.prepare(&setups, a.partitions);
     if a.no_autovacuum {
         block_on(async {
@@ -363,9 +557,14 @@ fn main() {
     let pg = per_event(pg_refresh, applied);
     let copy = per_event(pg_copy, rows);
     println!(
-        "tidemark refresh benchmark ({} events, {} partitions, 3 tables, {} slices, schema envelope, customer_target {})",
+        "tidemark refresh benchmark ({} events, {} partitions, 3 tables{}, {} slices, schema envelope, customer_target {})",
         applied,
         a.partitions,
+        if a.typed {
+            " (customer typed: numeric(18,4), timestamp(6), timestamptz, date)"
+        } else {
+            ""
+        },
         a.slices,
         if a.key_index { "with a key index" } else { "without a key index, as in the reference post" }
     );

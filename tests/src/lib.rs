@@ -92,6 +92,24 @@ pub fn salesdb_setups() -> Vec<TableSetup> {
     ]
 }
 
+/// [`salesdb_setups`] with the typed CUSTOMER ([`TableDef::salesdb_customer_typed`]: plus
+/// `BALANCE numeric(18,4)`, `CREATED_AT timestamp(6)`, `UPDATED_AT timestamptz(6)`,
+/// `BIRTHDAY date`, landing in `balance`, `created_at`, `updated_at`, `birthday`).
+pub fn salesdb_typed_setups() -> Vec<TableSetup> {
+    let mut setups = salesdb_setups();
+    let customer = &mut setups[0];
+    customer.def = TableDef::salesdb_customer_typed();
+    for (from, to) in [
+        ("BALANCE", "balance"),
+        ("CREATED_AT", "created_at"),
+        ("UPDATED_AT", "updated_at"),
+        ("BIRTHDAY", "birthday"),
+    ] {
+        customer.renames.insert(from.into(), to.into());
+    }
+    setups
+}
+
 /// A throwaway PostgreSQL, a tansu broker and a temp dir; all killed/removed on drop.
 pub struct Stack {
     pub pg: LocalPostgres,
@@ -157,6 +175,12 @@ pub fn config_text(brokers: &str, url: &str, setups: &[TableSetup], extra: &str)
 
 pub async fn create_targets(url: &str, setups: &[TableSetup]) {
     let client = tidemark_testkit::connect(url).await.expect("connect");
+    if setups
+        .iter()
+        .any(|s| s.def.columns.iter().any(|c| c.kind.is_temporal()))
+    {
+        oracle_text_settings(&client).await;
+    }
     for s in setups {
         let schema = s.target.split('.').next().unwrap_or("public");
         client
@@ -181,6 +205,20 @@ pub async fn create_targets(url: &str, setups: &[TableSetup]) {
                 .expect("add refresh_time");
         }
     }
+}
+
+/// Makes later sessions of the current database print dates and timestamps as the oracle
+/// renders them (`::text` of a timestamptz depends on `TimeZone`, of a date on `DateStyle`).
+pub async fn oracle_text_settings(client: &tokio_postgres::Client) {
+    client
+        .batch_execute(
+            "DO $$ BEGIN \
+             EXECUTE format('ALTER DATABASE %I SET TimeZone TO ''UTC''', current_database()); \
+             EXECUTE format('ALTER DATABASE %I SET DateStyle TO ''ISO, MDY''', current_database()); \
+             END $$",
+        )
+        .await
+        .expect("database TimeZone/DateStyle");
 }
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -30,6 +30,9 @@ pub(crate) enum DecimalForm {
 pub(crate) enum Conv {
     /// JSON as it is: null, bool, integer, double, string; nested JSON as compact text.
     Plain,
+    /// For a boolean, integer or floating-point column: a JSON boolean or number only (a
+    /// string or object there is a record the column cannot take, said while decoding).
+    Scalar,
     /// An exact decimal: a number or string (read from its text), `{scale, value}`
     /// (`VariableScaleDecimal`), or base64 bytes.
     Decimal(DecimalForm),
@@ -114,9 +117,8 @@ impl Conv {
             | ColumnType::Int32
             | ColumnType::Int64
             | ColumnType::Float32
-            | ColumnType::Float64
-            | ColumnType::Text
-            | ColumnType::Other => Conv::Plain,
+            | ColumnType::Float64 => Conv::Scalar,
+            ColumnType::Text | ColumnType::Other => Conv::Plain,
         }
     }
 
@@ -191,7 +193,10 @@ impl Conv {
                     Conv::Decimal(DecimalForm::Text)
                 }
                 "boolean" | "int8" | "int16" | "int32" | "int64" | "float32" | "float64" => {
-                    Conv::Plain
+                    match target() {
+                        Conv::Scalar => Conv::Scalar,
+                        _ => Conv::Plain,
+                    }
                 }
                 _ => target(),
             },

@@ -76,7 +76,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
         match self.conv {
-            Conv::Plain | Conv::Bits { .. } => Ok(Value::Bool(v)),
+            Conv::Plain | Conv::Scalar | Conv::Bits { .. } => Ok(Value::Bool(v)),
             Conv::Json => Ok(Value::Json(v.to_string())),
             conv => Err(self.fail(format!("a boolean is not {}", conv_words(conv)))),
         }
@@ -84,7 +84,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
         let result = match self.conv {
-            Conv::Plain => Ok(Value::Int(v)),
+            Conv::Plain | Conv::Scalar => Ok(Value::Int(v)),
             Conv::Date => i32::try_from(v)
                 .map(Value::Date)
                 .map_err(|_| format!("{v} days since 1970-01-01 is beyond any date")),
@@ -120,7 +120,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
         match self.conv {
-            Conv::Plain => Ok(Value::Float(v)),
+            Conv::Plain | Conv::Scalar => Ok(Value::Float(v)),
             conv => Err(self.fail(format!("a fractional number is not {}", conv_words(conv)))),
         }
     }
@@ -205,6 +205,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 fn conv_words(conv: &Conv) -> &'static str {
     match conv {
         Conv::Plain => "a plain value",
+        Conv::Scalar => "a boolean or a number (as the column's type is)",
         Conv::Decimal(_) => "a decimal",
         Conv::Date => "a date (days since 1970-01-01, or an ISO date)",
         Conv::Time(_) => "a time of day (an integer, or an ISO time)",
@@ -236,6 +237,7 @@ fn string(v: &str, conv: &Conv) -> Result<Value, String> {
     let bad = |what: &str| format!("{v:?} is not {what}");
     Ok(match conv {
         Conv::Plain => Value::Text(v.to_string()),
+        Conv::Scalar => return Err(bad("a boolean or a number (as the column's type is)")),
         Conv::Json => Value::Json(v.to_string()),
         Conv::Decimal(form) => return decimal_text(v, *form),
         Conv::Date => match civil::parse_datetime(v) {
@@ -256,14 +258,14 @@ fn string(v: &str, conv: &Conv) -> Result<Value, String> {
             },
             None => return Err(bad("an ISO time with offset (HH:MM:SS[.ffffff]Z)")),
         },
-        Conv::Timestamp(_) => match civil::parse_datetime(v) {
-            // An offset given for a wall-clock column: the wall clock in UTC.
-            Some(t) => Value::Timestamp(t.utc_micros()),
-            None => return Err(bad("an ISO date-time")),
+        // An offset given for a wall-clock column: the wall clock in UTC.
+        Conv::Timestamp(_) => match civil::parse_datetime(v).and_then(|t| t.utc_micros()) {
+            Some(micros) => Value::Timestamp(micros),
+            None => return Err(bad("an ISO date-time (in range)")),
         },
-        Conv::TimestampTz(_) => match civil::parse_datetime(v) {
-            Some(t) => Value::TimestampTz(t.utc_micros()),
-            None => return Err(bad("an ISO date-time with offset")),
+        Conv::TimestampTz(_) => match civil::parse_datetime(v).and_then(|t| t.utc_micros()) {
+            Some(micros) => Value::TimestampTz(micros),
+            None => return Err(bad("an ISO date-time with offset (in range)")),
         },
         Conv::Interval => match civil::parse_iso_duration(v) {
             Some((months, days, micros)) => Value::Interval(Box::new(Interval {
@@ -337,6 +339,11 @@ fn significant_bits(little_endian: &[u8]) -> u32 {
 /// Debezium's `Bits`: the bit string read as a binary number, stored little-endian. The bit
 /// string has `length` bits (or eight per byte), most significant first.
 fn bits(little_endian: &[u8], length: Option<u32>) -> Result<Bits, String> {
+    // PostgreSQL's limit for a bit string; a larger declared length is not a real column.
+    const MAX_BITS: u32 = 83_886_080;
+    if length.is_some_and(|l| l > MAX_BITS) {
+        return Err(format!("a bit length above PostgreSQL's {MAX_BITS}"));
+    }
     let available = u32::try_from(little_endian.len())
         .ok()
         .and_then(|n| n.checked_mul(8))

@@ -1,6 +1,9 @@
 //! Calendar arithmetic on the proleptic Gregorian calendar (what PostgreSQL and Debezium use):
 //! days since 1970-01-01 ⇄ year/month/day, and ISO-8601 text for times and intervals.
 
+/// The largest year parsed (PostgreSQL's dates end in 5874897).
+const MAX_YEAR: i64 = 5_874_898;
+
 /// Microseconds in a day.
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -91,9 +94,11 @@ pub struct DateTime {
 }
 
 impl DateTime {
-    /// Microseconds since the epoch in UTC (the local time if there was no offset).
-    pub fn utc_micros(&self) -> i64 {
-        self.local_micros - i64::from(self.offset_secs.unwrap_or(0)) * 1_000_000
+    /// Microseconds since the epoch in UTC (the local time if there was no offset); `None`
+    /// beyond the i64 range.
+    pub fn utc_micros(&self) -> Option<i64> {
+        self.local_micros
+            .checked_sub(i64::from(self.offset_secs.unwrap_or(0)) * 1_000_000)
     }
 }
 
@@ -134,6 +139,11 @@ fn split_date(s: &str) -> Option<((i64, u32, u32), &str)> {
     };
     let year_end = body.find('-')?;
     let year: i64 = body.get(..year_end)?.parse().ok()?;
+    // Beyond any date PostgreSQL stores (4713 BC .. 5874897 AD), and the day arithmetic
+    // below must not overflow.
+    if year > MAX_YEAR {
+        return None;
+    }
     let month: u32 = body.get(year_end + 1..year_end + 3)?.parse().ok()?;
     if body.get(year_end + 3..year_end + 4)? != "-" {
         return None;
@@ -153,10 +163,13 @@ fn split_offset(s: &str) -> Option<(&str, Option<i32>)> {
         Some(i) => {
             let (time, off) = (s.get(..i)?, s.get(i..)?);
             let sign = if off.starts_with('-') { -1 } else { 1 };
-            let off = &off[1..];
+            let off = off.get(1..)?;
+            if !off.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+                return None;
+            }
             let (h, m) = match off.split_once(':') {
                 Some((h, m)) => (h, m),
-                None if off.len() == 4 => (&off[..2], &off[2..]),
+                None if off.len() == 4 => (off.get(..2)?, off.get(2..)?),
                 None => (off, "0"),
             };
             let h: i32 = h.parse().ok()?;
@@ -237,16 +250,20 @@ pub fn parse_iso_duration(s: &str) -> Option<(i32, i32, i64)> {
                     return None;
                 }
                 any = true;
-                match (in_time, unit.to_ascii_uppercase()) {
-                    (false, 'Y') => months += n.parse::<i64>().ok()?.checked_mul(12)?,
-                    (false, 'M') => months += n.parse::<i64>().ok()?,
-                    (false, 'W') => days += n.parse::<i64>().ok()?.checked_mul(7)?,
-                    (false, 'D') => days += n.parse::<i64>().ok()?,
-                    (true, 'H') => micros += n.parse::<i64>().ok()?.checked_mul(3_600_000_000)?,
-                    (true, 'M') => micros += n.parse::<i64>().ok()?.checked_mul(60_000_000)?,
-                    (true, 'S') => micros += seconds_to_micros(&n)?,
+                let (total, add) = match (in_time, unit.to_ascii_uppercase()) {
+                    (false, 'Y') => (&mut months, n.parse::<i64>().ok()?.checked_mul(12)?),
+                    (false, 'M') => (&mut months, n.parse::<i64>().ok()?),
+                    (false, 'W') => (&mut days, n.parse::<i64>().ok()?.checked_mul(7)?),
+                    (false, 'D') => (&mut days, n.parse::<i64>().ok()?),
+                    (true, 'H') => (
+                        &mut micros,
+                        n.parse::<i64>().ok()?.checked_mul(3_600_000_000)?,
+                    ),
+                    (true, 'M') => (&mut micros, n.parse::<i64>().ok()?.checked_mul(60_000_000)?),
+                    (true, 'S') => (&mut micros, seconds_to_micros(&n)?),
                     _ => return None,
-                }
+                };
+                *total = total.checked_add(add)?;
             }
         }
     }
@@ -257,7 +274,7 @@ pub fn parse_iso_duration(s: &str) -> Option<(i32, i32, i64)> {
     Some((
         i32::try_from(sign * months).ok()?,
         i32::try_from(sign * days).ok()?,
-        sign * micros,
+        micros.checked_mul(sign)?,
     ))
 }
 
@@ -277,7 +294,7 @@ fn seconds_to_micros(n: &str) -> Option<i64> {
         if !b.is_ascii_digit() {
             return None;
         }
-        micros += i64::from(b - b'0') * 10_i64.pow(5 - i as u32);
+        micros = micros.checked_add(i64::from(b - b'0') * 10_i64.pow(5 - i as u32))?;
     }
     Some(if neg { -micros } else { micros })
 }
@@ -302,9 +319,9 @@ mod tests {
         let t = parse_datetime("2022-10-20T11:40:00.123456789+02:00").unwrap();
         assert_eq!(t.offset_secs, Some(7200));
         assert!(t.rounded_nanos);
-        assert_eq!(t.utc_micros(), 1_666_258_800_123_457);
+        assert_eq!(t.utc_micros(), Some(1_666_258_800_123_457));
         let t = parse_datetime("1900-01-01T00:00:00Z").unwrap();
-        assert_eq!(t.utc_micros(), -2_208_988_800_000_000);
+        assert_eq!(t.utc_micros(), Some(-2_208_988_800_000_000));
         assert!(parse_datetime("2021-02-29").is_none());
         assert!(parse_datetime("2020-02-29").is_some());
         let mut s = String::new();
@@ -314,6 +331,22 @@ mod tests {
             parse_time_with_offset("10:15:30.5-05:30"),
             Some((36_930_500_000, Some(-19_800)))
         );
+    }
+
+    #[test]
+    fn hostile_text_is_rejected_not_a_panic_or_a_wrapped_value() {
+        // Found by the decoder's fuzz target and its review.
+        assert!(parse_datetime("0000612846630149991085-07-20T00:00:00Z").is_none());
+        assert!(parse_datetime("1111120336821728500-03-01").is_none());
+        assert!(parse_time_with_offset("10:00+1é1").is_none());
+        assert!(parse_datetime("2020-01-01T10:00+1é1").is_none());
+        let far = parse_datetime("-290308-12-22T00:00:00+15:00").unwrap();
+        assert_eq!(far.utc_micros(), None);
+        assert_eq!(
+            parse_iso_duration("P9223372036854775807M9223372036854775807M2M"),
+            None
+        );
+        assert_eq!(parse_iso_duration("PT9223372036854775807S"), None);
     }
 
     #[test]

@@ -394,7 +394,9 @@ impl PartitionOwner {
             self.finishing || !self.deferred.is_empty() && self.due.iter().any(|t| self.is_full(t));
         if !self.due.is_empty() && must_wait {
             self.wait_for_slot(ctx);
-        } else if !self.deferred.is_empty() {
+        } else {
+            // Also with nothing left to decode: a refresh whose last record filled a batch
+            // that had to wait for this slot is complete now (found by a run that hung there).
             self.process(ctx);
         }
         self.maybe_complete(ctx);

@@ -54,6 +54,8 @@ fn producer_config(bootstrap: &str) -> ClientConfig {
         .set("linger.ms", "5")
         .set("compression.type", "none")
         .set("batch.size", "1000000")
+        // Tests produce records of up to 10 MB (a record too big to be a row).
+        .set("message.max.bytes", "16000000")
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "100000")
         .set("message.timeout.ms", "120000")

@@ -199,6 +199,7 @@ fn print_summary(
                     "events": stats.events,
                     "upserts": stats.upserts,
                     "deletes": stats.deletes,
+                    "dead_letters": stats.dead_letters,
                     "merges": s.map(|s| s.merges).unwrap_or(0),
                     "offsets": offs,
                 })
@@ -232,5 +233,11 @@ fn print_summary(
             stats.deletes,
             offs.join(" ")
         );
+        if stats.dead_letters > 0 {
+            println!(
+                "{:<32} {} records could not be applied: see the dead_letters table",
+                "", stats.dead_letters
+            );
+        }
     }
 }
