@@ -1,8 +1,10 @@
 //! The hot decoding path: one pass over a record value that reads only `op`, `before`, `after`
 //! and the schema, and writes the row images straight into positional value vectors of a
 //! [`TableLayout`]. The schema is compared byte for byte with the previous record's and only
-//! parsed when it differs (a topic's schema changes rarely; measured cost of the comparison is
-//! a memcmp of its few kilobytes).
+//! parsed when it differs (a topic's schema changes rarely). Measured on the refresh benchmark
+//! (300k events, two runs each): tidemark's CPU per event went from 9.0–9.6 µs, when the schema
+//! was skipped unread, to 9.7–10.3 µs with the comparison and the typed conversions, 0.44–0.47×
+//! → 0.53× of the serde_json parse floor.
 
 use std::borrow::Cow;
 use std::fmt;
