@@ -169,6 +169,8 @@ pub(crate) fn decimal_text(unscaled: i128, scale: u8) -> String {
 const DAY_US: i64 = 86_400_000_000;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+/// Deliberately not `tidemark_model::civil`: the oracle must not share the calendar code of
+/// the decoder it checks, or a bug there would agree with itself.
 pub(crate) const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
