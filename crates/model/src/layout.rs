@@ -174,6 +174,15 @@ pub struct TableLayout {
     pub soft_delete: bool,
 }
 
+/// The source field that feeds a target column: the one renamed to it (`renames` maps source
+/// field → target column), else the field of the column's own name.
+pub fn source_field<'a>(renames: &'a BTreeMap<String, String>, column: &'a str) -> &'a str {
+    renames
+        .iter()
+        .find(|(_, target)| target.as_str() == column)
+        .map_or(column, |(source, _)| source.as_str())
+}
+
 /// The columns that mark a soft-deleted row (`delete_mode = "soft"`).
 pub const SOFT_DELETE_COLUMNS: [&str; 2] = ["__deleted", "__deleted_at"];
 
@@ -195,7 +204,6 @@ impl TableLayout {
                 });
             }
         }
-        let mut target_to_source: HashMap<&str, &str> = HashMap::new();
         for (source, target) in renames {
             if !target_columns.iter().any(|(n, _, _)| n == target) {
                 return Err(LayoutError::UnknownRenameTarget {
@@ -204,16 +212,12 @@ impl TableLayout {
                     target: target.clone(),
                 });
             }
-            target_to_source.insert(target.as_str(), source.as_str());
         }
         let columns: Vec<TargetColumn> = target_columns
             .into_iter()
             .filter(|(name, _, _)| !unmanaged.contains(name))
             .map(|(name, ty, sql_type)| {
-                let source_field = target_to_source
-                    .get(name.as_str())
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| name.clone());
+                let source_field = source_field(renames, &name).to_string();
                 TargetColumn {
                     name,
                     source_field,

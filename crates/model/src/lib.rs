@@ -17,7 +17,8 @@ pub use assignment::{assign, Assignment, SliceId};
 pub use decimal::{Decimal, MAX_SCALE};
 pub use error_chain::ErrorChain;
 pub use layout::{
-    ColumnType, ElementType, LayoutError, TableLayout, TableName, TargetColumn, SOFT_DELETE_COLUMNS,
+    source_field, ColumnType, ElementType, LayoutError, TableLayout, TableName, TargetColumn,
+    SOFT_DELETE_COLUMNS,
 };
 pub use rank::{RankedBatch, TableBatchStats};
 pub use value::{parse_uuid, Bits, Interval, Key, Value};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tidemark_debezium::TableDecoder;
-use tidemark_model::{LayoutError, TableLayout, SOFT_DELETE_COLUMNS};
+use tidemark_model::{source_field, LayoutError, TableLayout, SOFT_DELETE_COLUMNS};
 use tidemark_ports::Warehouse;
 
 use crate::spec::TableSpec;
@@ -24,12 +24,7 @@ pub(crate) async fn layouts(
         // A column whose source field is filtered out is left alone, like an unmanaged one.
         let mut unmanaged = t.unmanaged.clone();
         for (name, _, _) in &columns {
-            let source = t
-                .renames
-                .iter()
-                .find(|(_, target)| *target == name)
-                .map_or(name.as_str(), |(source, _)| source.as_str());
-            if !t.fields.admits(source) && !unmanaged.contains(name) {
+            if !t.fields.admits(source_field(&t.renames, name)) && !unmanaged.contains(name) {
                 unmanaged.push(name.clone());
             }
         }

@@ -183,8 +183,8 @@ impl PartitionOwner {
             &mut self.scratch,
         );
         let apply_truncates = route.apply_truncates;
-        let decoded = match decoded {
-            Ok(decoded) => Some(decoded),
+        let (decoded, letter) = match decoded {
+            Ok(decoded) => (Some(decoded), None),
             Err(source) if route.dead_letters => {
                 tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %source, "record cannot be decoded: it goes to the dead-letter table");
                 let letter = DeadLetter {
@@ -194,13 +194,7 @@ impl PartitionOwner {
                     value: record.value.clone(),
                     error: source.to_string(),
                 };
-                let pending = self
-                    .pending
-                    .entry(record.topic.clone())
-                    .or_insert_with(Pending::new);
-                pending.dead_letter_bytes += letter.bytes();
-                pending.dead_letters.push(letter);
-                None
+                (None, Some(letter))
             }
             Err(source) => {
                 return Err(PipelineError::Decode {
@@ -215,6 +209,10 @@ impl PartitionOwner {
             .pending
             .entry(record.topic.clone())
             .or_insert_with(Pending::new);
+        if let Some(letter) = letter {
+            pending.dead_letter_bytes += letter.bytes();
+            pending.dead_letters.push(letter);
+        }
         match decoded {
             None | Some(Decoded::Rows) => {}
             Some(Decoded::Truncate) if apply_truncates => {

@@ -86,27 +86,24 @@ impl MergeSql {
             "UPDATE {stage} AS s SET {} FROM {target} AS t WHERE s.{unavailable} IS NOT NULL AND {key_match}",
             keep.join(", ")
         );
-        let (delete, mark_deleted) = if layout.soft_delete {
-            let [deleted, deleted_at] = SOFT_DELETE_COLUMNS.map(quote_ident);
-            (
-                format!(
-                    "WITH d AS (DELETE FROM {target} AS t USING {stage} AS s \
-                     WHERE NOT s.{flag} AND {key_match} RETURNING 1) SELECT 0 * count(*) FROM d"
-                ),
-                Some(format!(
-                    "UPDATE {target} AS t SET {deleted} = true, {deleted_at} = now() FROM {stage} AS s \
-                     WHERE s.{flag} AND t.{deleted} IS DISTINCT FROM true AND {key_match}"
-                )),
-            )
+        // With soft deletes only the rows an upsert replaces are removed (so no delete winner
+        // is counted here); delete winners are marked by `mark_deleted` instead.
+        let replaced_only = if layout.soft_delete {
+            format!("NOT s.{flag} AND ")
         } else {
-            (
-                format!(
-                    "WITH d AS (DELETE FROM {target} AS t USING {stage} AS s WHERE {key_match} RETURNING s.{flag} AS del)
-                     SELECT count(*) FILTER (WHERE del) FROM d"
-                ),
-                None,
-            )
+            String::new()
         };
+        let delete = format!(
+            "WITH d AS (DELETE FROM {target} AS t USING {stage} AS s WHERE {replaced_only}{key_match} RETURNING s.{flag} AS del)
+             SELECT count(*) FILTER (WHERE del) FROM d"
+        );
+        let mark_deleted = layout.soft_delete.then(|| {
+            let [deleted, deleted_at] = SOFT_DELETE_COLUMNS.map(quote_ident);
+            format!(
+                "UPDATE {target} AS t SET {deleted} = true, {deleted_at} = now() FROM {stage} AS s \
+                 WHERE s.{flag} AND t.{deleted} IS DISTINCT FROM true AND {key_match}"
+            )
+        });
         let mut values: Vec<String> = (0..layout.columns.len()).map(staged).collect();
         let mut insert_names = names.clone();
         if layout.soft_delete {
