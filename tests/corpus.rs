@@ -2,8 +2,10 @@
 //! messages for every type, and the SQL value each must land as) applied end to end through
 //! the `tidemark` binary into pre-created tables, once as the connectors send it (with the
 //! Kafka Connect schema envelope) and once without the envelope (the target's column types and
-//! the corpus's connector settings deciding). Every column of every expected row is compared
-//! in SQL, and no other row may exist.
+//! the corpus's connector settings deciding), then once more with the envelope into tables
+//! tidemark creates from the records' schema (`auto_create`; `corpus/auto_create.json` lists
+//! the few cells whose text differs there, with why). Every column of every expected row is
+//! compared in SQL, and no other row may exist.
 
 use std::path::{Path, PathBuf};
 
@@ -64,23 +66,44 @@ fn name_of(case: &Case) -> String {
     format!("{source}_{table}")
 }
 
+/// The value a cell has in a table tidemark created, where it differs from `expected`.
+fn auto_create_cell(overrides: &Json, case: &Case, key: &Json, column: &str) -> Option<String> {
+    let file = name_of(case).replacen('_', "/", 1);
+    overrides["files"][&file]["cells"]
+        .as_array()?
+        .iter()
+        .find(|c| &c["key"] == key && c["column"] == column)
+        .and_then(|c| c["value"].as_str().map(String::from))
+}
+
 #[test]
-fn every_corpus_value_lands_exactly_in_both_envelopes() {
+fn every_corpus_value_lands_exactly_in_both_envelopes_and_in_created_tables() {
     let stack = Stack::start();
     let cases = corpus();
+    let overrides: Json = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/auto_create.json"),
+        )
+        .expect("read auto_create.json"),
+    )
+    .expect("auto_create.json");
     let mut config = format!(
         "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\n",
         stack.kafka.bootstrap(),
         stack.url()
     );
     let mut checks = Vec::new();
-    for envelope in [true, false] {
+    // (mode, with the envelope, into a table tidemark creates from the schema)
+    for (mode, envelope, auto) in [
+        ("schema", true, false),
+        ("plain", false, false),
+        ("auto", true, true),
+    ] {
         for case in &cases {
             // `"schemaless": null`: the file's records cannot be read without their schema.
             if !envelope && case.doc["schemaless"].is_null() {
                 continue;
             }
-            let mode = if envelope { "schema" } else { "plain" };
             let target = format!("corpus_{mode}_{}", name_of(case));
             // Topic names are per source; both sources have a `hostile_names` table.
             let topic = format!(
@@ -92,15 +115,17 @@ fn every_corpus_value_lands_exactly_in_both_envelopes() {
                 .as_str()
                 .expect("target_ddl")
                 .replace("{target}", &format!("public.{}", quote_ident(&target)));
-            block_on(async {
-                let client = tidemark_testkit::connect(&stack.url())
-                    .await
-                    .expect("connect");
-                client
-                    .batch_execute(&ddl)
-                    .await
-                    .unwrap_or_else(|e| panic!("{}: {ddl}: {e}", case.file.display()));
-            });
+            if !auto {
+                block_on(async {
+                    let client = tidemark_testkit::connect(&stack.url())
+                        .await
+                        .expect("connect");
+                    client
+                        .batch_execute(&ddl)
+                        .await
+                        .unwrap_or_else(|e| panic!("{}: {ddl}: {e}", case.file.display()));
+                });
+            }
             stack.kafka.create_topic(&topic, 1).expect("create topic");
             let records: Vec<ProduceRecord> = case.doc["records"]
                 .as_array()
@@ -118,6 +143,9 @@ fn every_corpus_value_lands_exactly_in_both_envelopes() {
                 "[[tables]]\ntopic = {topic:?}\ntarget = {:?}\n",
                 format!("public.{target}")
             ));
+            if auto {
+                config.push_str("auto_create = true\nauto_evolve = true\n");
+            }
             if !envelope {
                 if let Some(settings) = case.doc["schemaless"].as_object() {
                     for (k, v) in settings {
@@ -127,7 +155,7 @@ fn every_corpus_value_lands_exactly_in_both_envelopes() {
                     }
                 }
             }
-            checks.push((case, target, envelope));
+            checks.push((case, target, mode));
         }
     }
     let path = stack.dir.path().join("corpus.toml");
@@ -146,7 +174,7 @@ fn every_corpus_value_lands_exactly_in_both_envelopes() {
             )
             .await
             .expect("session settings");
-        for (case, target, envelope) in &checks {
+        for (case, target, mode) in &checks {
             let table = format!("public.{}", quote_ident(target));
             let key_fields: Vec<String> = case.doc["key_fields"]
                 .as_array()
@@ -160,11 +188,32 @@ fn every_corpus_value_lands_exactly_in_both_envelopes() {
                 .await
                 .expect("count")
                 .get(0);
+            if *mode == "auto" {
+                // Created with the key fields as primary key.
+                let primary: Option<Vec<String>> = client
+                    .query_one(
+                        "SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_index i \
+                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                         WHERE i.indrelid = to_regclass($1) AND i.indisprimary",
+                        &[&table],
+                    )
+                    .await
+                    .expect("primary key")
+                    .get(0);
+                let mut want = key_fields.clone();
+                want.sort();
+                if primary.as_ref() != Some(&want) {
+                    failures.push(format!(
+                        "{} (auto): primary key {primary:?}, expected {want:?}",
+                        case.file.display()
+                    ));
+                }
+            }
             if count != expected.len() as i64 {
                 failures.push(format!(
                     "{} ({}): {count} rows, expected {}",
                     case.file.display(),
-                    if *envelope { "schema" } else { "plain" },
+                    mode,
                     expected.len()
                 ));
             }
@@ -190,12 +239,19 @@ fn every_corpus_value_lands_exactly_in_both_envelopes() {
                             continue;
                         }
                     };
-                    let want = want.as_str().map(String::from);
+                    let mut want = want.as_str().map(String::from);
+                    if *mode == "auto" {
+                        if let Some(created) =
+                            auto_create_cell(&overrides, case, &row["key"], column)
+                        {
+                            want = Some(created);
+                        }
+                    }
                     if got != Some(want.clone()) {
                         failures.push(format!(
                             "{} ({}) key {:?} column {column:?}: got {got:?}, expected {want:?}",
                             case.file.display(),
-                            if *envelope { "schema" } else { "plain" },
+                            mode,
                             row["key"]
                         ));
                     }

@@ -109,6 +109,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     decode: Default::default(),
                     dead_letters: false,
                     soft_delete: false,
+                    evolution: Default::default(),
                 }],
                 slices: 2,
                 limits: BatchLimits {

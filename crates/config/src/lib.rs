@@ -105,6 +105,19 @@ pub struct WarehouseConfig {
     /// statement and this timeout.
     #[serde(default = "default_statement_timeout", with = "units::duration")]
     pub statement_timeout: Duration,
+    /// Create a target that does not exist from the first record's Kafka Connect schema (the
+    /// JSON converter's `schemas.enable=true`): a column per source field, typed as the
+    /// Debezium type says, the key fields as primary key. Each table may override it.
+    #[serde(default)]
+    pub auto_create: bool,
+    /// Follow the source's schema: a new source field adds a nullable column, a wider source
+    /// type (int → bigint, a longer varchar, more decimal digits) widens its column, in the
+    /// transaction of the first batch that needs it. Any other change (a type that is not a
+    /// widening, a field that is gone) stops the table with an error saying what changed and
+    /// what to do, or, with `errors.mode = "dead_letter"`, sends its records to the dead-letter
+    /// table. Each table may override it.
+    #[serde(default)]
+    pub auto_evolve: bool,
 }
 
 fn default_schema() -> String {
@@ -263,7 +276,8 @@ pub enum ErrorMode {
 pub struct TableConfig {
     /// The Debezium topic of one source table.
     pub topic: String,
-    /// The target table, `schema.table` (or `table` for schema `public`). It must exist.
+    /// The target table, `schema.table` (or `table` for schema `public`). It must exist, unless
+    /// `auto_create` is on.
     pub target: String,
     /// Source fields forming the row key. Default: the Kafka message key's fields.
     pub key: Option<Vec<String>>,
@@ -292,6 +306,10 @@ pub struct TableConfig {
     pub binary_handling: Option<BinaryHandling>,
     /// Overrides `errors.mode` for this table.
     pub errors: Option<ErrorMode>,
+    /// Overrides `warehouse.auto_create` for this table.
+    pub auto_create: Option<bool>,
+    /// Overrides `warehouse.auto_evolve` for this table.
+    pub auto_evolve: Option<bool>,
     /// What a source delete does: `"hard"` (default) removes the row; `"soft"` keeps it and
     /// marks it: the target must have the columns `__deleted boolean` and `__deleted_at
     /// timestamptz` (set to true and the merge's time; an upsert of the key sets them to
@@ -518,6 +536,14 @@ impl Config {
     /// Whether a table's records that cannot be applied go to the dead-letter table.
     pub fn dead_letters(&self, table: &TableConfig) -> bool {
         table.errors.unwrap_or(self.errors.mode) == ErrorMode::DeadLetter
+    }
+
+    /// Whether a table's target is created from, and follows, the source's schema.
+    pub fn evolution(&self, table: &TableConfig) -> tidemark_model::Evolution {
+        tidemark_model::Evolution {
+            auto_create: table.auto_create.unwrap_or(self.warehouse.auto_create),
+            auto_evolve: table.auto_evolve.unwrap_or(self.warehouse.auto_evolve),
+        }
     }
 
     /// The table entry for a topic.

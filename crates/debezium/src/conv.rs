@@ -184,7 +184,8 @@ impl Conv {
                     Conv::Array(Box::new(items.unwrap_or(Conv::Plain)))
                 }
                 // Numbers for a numeric column are read from their text, never via a float.
-                "float32" | "float64" | "int64"
+                // The JSON converter spells Connect's float32/float64 `float`/`double`.
+                "float" | "double" | "float32" | "float64" | "int64"
                     if column.is_some_and(|c| c.ty == ColumnType::Numeric) =>
                 {
                     Conv::Decimal(DecimalForm::Text)
@@ -192,12 +193,11 @@ impl Conv {
                 "string" if column.is_some_and(|c| c.ty == ColumnType::Numeric) => {
                     Conv::Decimal(DecimalForm::Text)
                 }
-                "boolean" | "int8" | "int16" | "int32" | "int64" | "float32" | "float64" => {
-                    match target() {
-                        Conv::Scalar => Conv::Scalar,
-                        _ => Conv::Plain,
-                    }
-                }
+                "boolean" | "int8" | "int16" | "int32" | "int64" | "float" | "double"
+                | "float32" | "float64" => match target() {
+                    Conv::Scalar => Conv::Scalar,
+                    _ => Conv::Plain,
+                },
                 _ => target(),
             },
         }

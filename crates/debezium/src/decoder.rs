@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use tidemark_model::{Change, Key, LayoutError, RecordCoord, RowOp, TableLayout, Value};
+use tidemark_model::{
+    Change, Key, LayoutCell, LayoutError, RecordCoord, RowOp, TableLayout, Value,
+};
 
 use crate::key::{parse_message_key, KeyConvs, KeyField, KeyReading};
 use crate::wire::{parse_images, Control, Parsed, Scratch};
@@ -31,11 +33,16 @@ pub enum Decoded {
 }
 
 /// Decodes the Debezium records of one table into [`Change`]s. One per (owner, table): it
-/// holds the layout (which owns the table's key decision, shared by every decoder of the
-/// table) and reusable buffers.
+/// holds the table's shared layout cell (whose layout owns the table's key decision, shared by
+/// every decoder of the table, and which a new schema may evolve), the layout version it
+/// decodes into, and reusable buffers.
 #[derive(Debug)]
 pub struct TableDecoder {
+    cell: Arc<LayoutCell>,
+    /// The cell's layout when this decoder last looked; rows are decoded into it.
     layout: Arc<TableLayout>,
+    /// Configured key fields not resolved yet: the table is still to be created.
+    configured_key: Option<Vec<String>>,
     from_message_key: bool,
     /// For each layout column, its position in the key, if it is a key column; built from the
     /// layout's key once it is decided.
@@ -51,18 +58,54 @@ impl TableDecoder {
     /// table, at start); with `KeySource::MessageKey` the first message key decoded by any
     /// decoder of the layout decides it.
     pub fn new(
-        layout: Arc<TableLayout>,
+        cell: Arc<LayoutCell>,
         key: KeySource,
         options: DecodeOptions,
     ) -> Result<Self, DecodeError> {
+        let layout = cell.current();
         let mut decoder = Self {
             key_pos: None,
-            scratch: Scratch::new(&layout, options),
+            scratch: Scratch::new(&layout, options, cell.clone()),
             key_convs: KeyConvs::default(),
             from_message_key: matches!(key, KeySource::MessageKey),
+            configured_key: None,
             layout,
+            cell,
         };
         if let KeySource::Fields(fields) = key {
+            if decoder.layout.is_pending() {
+                // Resolved once the first schema has made the table's columns.
+                decoder.configured_key = Some(fields);
+            } else {
+                decoder.decide_configured_key(fields)?;
+            }
+        }
+        Ok(decoder)
+    }
+
+    /// Takes the cell's current layout (another decoder, or this one, evolved it).
+    fn refresh(&mut self) -> Result<(), DecodeError> {
+        self.layout = self.cell.current();
+        let accepted = std::mem::take(&mut self.scratch.accepted_fields);
+        self.scratch = Scratch::new(&self.layout, self.scratch.options, self.cell.clone());
+        self.scratch.accepted_fields = accepted;
+        self.key_convs = KeyConvs::default();
+        self.key_pos = None;
+        if let Some(key) = self.layout.key() {
+            self.key_pos = Some(key_positions(&self.layout, key));
+        }
+        if !self.layout.is_pending() {
+            if let Some(fields) = self.configured_key.take() {
+                self.decide_configured_key(fields)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the configured key fields and decides the table's key with them.
+    fn decide_configured_key(&mut self, fields: Vec<String>) -> Result<(), DecodeError> {
+        {
+            let decoder = &mut *self;
             let table = &decoder.layout.table;
             if fields.is_empty() {
                 return Err(DecodeError::InvalidKeyConfig {
@@ -91,7 +134,7 @@ impl TableDecoder {
             let decided = decoder.layout.decide_key(cols.clone()).to_vec();
             decoder.check_decided(&decided, &cols, &fields)?;
         }
-        Ok(decoder)
+        Ok(())
     }
 
     /// Fails unless `decided` (the layout's key) is `mine` (resolved from `fields`).
@@ -113,13 +156,7 @@ impl TableDecoder {
             });
         }
         if self.key_pos.is_none() {
-            let mut pos = vec![None; self.layout.columns.len()];
-            for (i, &col) in decided.iter().enumerate() {
-                if let Some(slot) = pos.get_mut(col) {
-                    *slot = Some(i);
-                }
-            }
-            self.key_pos = Some(pos);
+            self.key_pos = Some(key_positions(&self.layout, decided));
         }
         Ok(())
     }
@@ -150,11 +187,32 @@ impl TableDecoder {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Ok(Decoded::Rows);
         };
-        let images = match parse_images(value, &self.layout, &mut self.scratch)? {
+        if self.cell.version() != self.layout.version {
+            self.refresh()?;
+        }
+        self.scratch.partition = coord.partition;
+        // A record whose schema evolves the layout is read again under the new layout (twice
+        // at most: another decoder may evolve it in between).
+        let mut attempts = 0;
+        let parsed = loop {
+            match parse_images(value, &self.layout, &mut self.scratch) {
+                Err(_) if self.scratch.relayout && attempts < 2 => {
+                    attempts += 1;
+                    self.refresh()?;
+                }
+                parsed => break parsed?,
+            }
+        };
+        let images = match parsed {
             Parsed::Event(images) => images,
             Parsed::Tombstone => return Ok(Decoded::Rows),
             Parsed::Control(control) => return Ok(Decoded::Control(control)),
         };
+        if self.layout.is_pending() {
+            return Err(DecodeError::NoSchemaToCreate {
+                table: self.layout.table.clone(),
+            });
+        }
         match images.op {
             Op::Truncate => return Ok(Decoded::Truncate),
             Op::Message => return Ok(Decoded::Message),
@@ -436,6 +494,17 @@ fn key_from_message(
         }
     }
     Ok(Some(Key(values)))
+}
+
+/// For each layout column, its position in the key `decided`, if it is a key column.
+fn key_positions(layout: &TableLayout, decided: &[usize]) -> Vec<Option<usize>> {
+    let mut pos = vec![None; layout.columns.len()];
+    for (i, &col) in decided.iter().enumerate() {
+        if let Some(slot) = pos.get_mut(col) {
+            *slot = Some(i);
+        }
+    }
+    pos
 }
 
 /// A column that appears twice in `cols`, if any.

@@ -50,6 +50,24 @@ pub enum DecodeError {
         /// Which key source was missing what.
         reason: String,
     },
+    /// With `auto_evolve`, the record's schema changed in a way tidemark does not apply by
+    /// itself (a type that is not a widening, a field that is gone).
+    #[error("table {table}: the source's schema changed: {change}; to go on, {fix}")]
+    SchemaChange {
+        /// The target table.
+        table: TableName,
+        /// What changed, naming the field and column.
+        change: String,
+        /// What the operator can do.
+        fix: &'static str,
+    },
+    /// With `auto_create`, the target does not exist yet and the record has no schema to make
+    /// it from.
+    #[error("table {table} does not exist yet and is to be created from the records' schema (auto_create), but this record has none: enable the schemas of Kafka Connect's JSON converter (value.converter.schemas.enable=true) or create the table")]
+    NoSchemaToCreate {
+        /// The target table.
+        table: TableName,
+    },
     /// A key column's value is NULL.
     #[error("key field {field:?} is NULL in the {from}")]
     NullKeyValue {

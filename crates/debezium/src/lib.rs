@@ -20,6 +20,7 @@ mod convert;
 mod decoder;
 mod error;
 mod event;
+mod evolve;
 mod json_text;
 mod key;
 mod options;

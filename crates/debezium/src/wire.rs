@@ -7,12 +7,14 @@
 //! → 0.53× of the serde_json parse floor.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tidemark_model::{TableLayout, Value};
+use tidemark_model::{LayoutCell, TableLayout, Value};
 
 use crate::conv::{Conv, FieldSchema};
 use crate::convert::ValueSeed;
@@ -22,7 +24,7 @@ use crate::{DecodeError, Op};
 
 /// Reusable per-decoder buffers, and the slot where a visitor leaves a typed error before it
 /// aborts the parser with a generic one.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Scratch {
     /// Which layout columns the `before` image had (by column index).
     pub(crate) before_seen: Vec<bool>,
@@ -38,11 +40,21 @@ pub(crate) struct Scratch {
     with_schema: bool,
     /// The connector settings for what records do not say.
     pub(crate) options: DecodeOptions,
+    /// The table's shared layout, which a new schema may evolve (`auto_create`, `auto_evolve`).
+    cell: Arc<LayoutCell>,
+    /// Set when a schema changed the layout mid-record: the decoder takes the new layout and
+    /// reads the record again.
+    pub(crate) relayout: bool,
+    /// Per partition, the row fields of the last schema accepted from it (for telling a
+    /// dropped field: a source's schema changes in order within a partition, not across).
+    pub(crate) accepted_fields: HashMap<i32, Vec<String>>,
+    /// The partition of the record being decoded.
+    pub(crate) partition: i32,
 }
 
 impl Scratch {
     /// Buffers for `layout`, read with `options` where records do not say how.
-    pub(crate) fn new(layout: &TableLayout, options: DecodeOptions) -> Self {
+    pub(crate) fn new(layout: &TableLayout, options: DecodeOptions, cell: Arc<LayoutCell>) -> Self {
         let columns = layout.columns.len();
         Self {
             before_seen: vec![false; columns],
@@ -56,6 +68,10 @@ impl Scratch {
             schema: None,
             with_schema: false,
             options,
+            cell,
+            relayout: false,
+            accepted_fields: HashMap::new(),
+            partition: 0,
         }
     }
 
@@ -95,6 +111,29 @@ impl Scratch {
             })?;
         // The envelope's row struct: `after`'s, else `before`'s (the same struct).
         let row = schema.child("after").or_else(|| schema.child("before"));
+        let evolving = self.cell.evolution.auto_evolve
+            || (layout.is_pending() && self.cell.evolution.auto_create);
+        if let Some(row) = row.filter(|_| evolving) {
+            let cell = &self.cell;
+            let previous = self.accepted_fields.get(&self.partition).map(Vec::as_slice);
+            let current =
+                cell.evolve(|current| crate::evolve::plan(row, previous, current, cell))?;
+            self.accepted_fields.insert(
+                self.partition,
+                row.fields
+                    .iter()
+                    .flatten()
+                    .filter_map(|f| f.field.clone())
+                    .collect(),
+            );
+            if current.version != layout.version {
+                self.relayout = true;
+                return Err(DecodeError::InvalidJson {
+                    part: "value schema",
+                    reason: "the table's layout changed while reading the record".to_string(),
+                });
+            }
+        }
         let convs = layout
             .columns
             .iter()

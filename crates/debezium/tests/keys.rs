@@ -120,7 +120,7 @@ fn renamed_columns_map_source_fields() {
     );
     // The target column name is not a source field once renamed.
     let err = TableDecoder::new(
-        layout.clone(),
+        cell(&layout),
         KeySource::Fields(vec!["customer_id".into()]),
         Default::default(),
     )
@@ -256,11 +256,15 @@ fn null_key_values_are_errors() {
 
 #[test]
 fn fields_mode_configuration_errors() {
-    let err = TableDecoder::new(order_lines(), KeySource::Fields(vec![]), Default::default())
-        .unwrap_err();
+    let err = TableDecoder::new(
+        cell(&order_lines()),
+        KeySource::Fields(vec![]),
+        Default::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no key fields"), "{err}");
     let err = TableDecoder::new(
-        order_lines(),
+        cell(&order_lines()),
         KeySource::Fields(vec!["sku".into(), "sku".into()]),
         Default::default(),
     )
@@ -270,7 +274,7 @@ fn fields_mode_configuration_errors() {
         "{err}"
     );
     let err = TableDecoder::new(
-        order_lines(),
+        cell(&order_lines()),
         KeySource::Fields(vec!["nope".into()]),
         Default::default(),
     )
@@ -390,7 +394,7 @@ fn a_configured_key_is_decided_when_the_decoder_is_built() {
     );
     assert_eq!(layout.key(), Some(&[0usize, 1][..]));
     let err = TableDecoder::new(
-        layout.clone(),
+        cell(&layout),
         KeySource::Fields(vec!["order_id".into()]),
         Default::default(),
     )

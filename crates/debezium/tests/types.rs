@@ -71,7 +71,8 @@ fn decode_v(
     options: DecodeOptions,
     value: &str,
 ) -> Result<Value, DecodeError> {
-    let mut d = TableDecoder::new(layout, KeySource::Fields(vec!["id".into()]), options).unwrap();
+    let mut d =
+        TableDecoder::new(cell(&layout), KeySource::Fields(vec!["id".into()]), options).unwrap();
     let mut changes = run(&mut d, None, Some(value), 0)?;
     match changes.remove(0).op {
         RowOp::Upsert(mut row) => Ok(row.remove(1)),
@@ -631,7 +632,7 @@ fn message_keys_decode_like_the_row_so_deletes_match_upserts() {
         TableLayout::from_target(TableName::parse("t").unwrap(), cols, &BTreeMap::new(), &[])
             .unwrap(),
     );
-    let mut d = TableDecoder::new(layout, KeySource::MessageKey, DEFAULTS).unwrap();
+    let mut d = TableDecoder::new(cell(&layout), KeySource::MessageKey, DEFAULTS).unwrap();
     let key_schema = r#"{"type":"struct","fields":[{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2"},"field":"k"}],"optional":false,"name":"s.t.Key"}"#;
     let key = envelope(key_schema, r#"{"k":"ASs="}"#);
     let upsert = r#"{"before":null,"after":{"k":"ASs=","v":"x"},"op":"c","ts_ms":1}"#;

@@ -1,6 +1,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use crate::evolve::ColumnChange;
 
 /// A schema-qualified table name, exactly as written in config (`schema.table`, or `table`
 /// meaning schema `public`). Quoting for SQL is the warehouse adapter's job.
@@ -147,6 +149,8 @@ pub enum LayoutError {
     UnknownUnmanagedColumn { table: TableName, column: String },
     #[error("table {table}: delete_mode = \"soft\" needs the column {column:?}; add it: ALTER TABLE … ADD COLUMN \"__deleted\" boolean NOT NULL DEFAULT false, ADD COLUMN \"__deleted_at\" timestamptz")]
     SoftDeleteColumnMissing { table: TableName, column: String },
+    #[error("table {table} does not exist: create it, or set auto_create = true to have tidemark create it from the records' schema")]
+    MissingTable { table: TableName },
     #[error("table {table}: no columns left to write")]
     NoColumns { table: TableName },
     /// The key an earlier merge recorded names a column the target no longer has (or that is
@@ -168,8 +172,11 @@ pub struct TableLayout {
     pub table: TableName,
     pub columns: Vec<TargetColumn>,
     by_source: HashMap<String, usize>,
-    /// Key column indices, ascending, once decided.
-    key: OnceLock<Vec<usize>>,
+    /// Key column indices, ascending, once decided. Shared by every version of the layout
+    /// (an evolved layout only appends columns, so the indices stay valid).
+    key: Arc<OnceLock<Vec<usize>>>,
+    /// Counts the schema changes applied to the layout since start (see [`crate::LayoutCell`]).
+    pub version: u64,
     /// Deletes mark rows (`__deleted`, `__deleted_at`) instead of removing them.
     pub soft_delete: bool,
 }
@@ -238,9 +245,55 @@ impl TableLayout {
             table,
             columns,
             by_source,
-            key: OnceLock::new(),
+            key: Arc::default(),
+            version: 0,
             soft_delete: false,
         })
+    }
+
+    /// The layout of a target that does not exist yet (`auto_create`): no columns until the
+    /// first record's schema gives them.
+    pub fn pending(table: TableName) -> Self {
+        Self {
+            table,
+            columns: Vec::new(),
+            by_source: HashMap::new(),
+            key: Arc::default(),
+            version: 0,
+            soft_delete: false,
+        }
+    }
+
+    /// Whether the target is still to be created (no columns yet).
+    pub fn is_pending(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    /// The next version of the layout: `changes` applied (columns appended or retyped, never
+    /// removed or reordered), the key decision shared.
+    pub fn with_changes(&self, changes: &[ColumnChange]) -> Self {
+        let mut next = self.clone();
+        for change in changes {
+            match change {
+                ColumnChange::Add(column) => {
+                    next.by_source
+                        .insert(column.source_field.clone(), next.columns.len());
+                    next.columns.push(column.clone());
+                }
+                ColumnChange::Retype {
+                    column,
+                    ty,
+                    sql_type,
+                } => {
+                    if let Some(c) = next.columns.get_mut(*column) {
+                        c.ty = *ty;
+                        c.sql_type.clone_from(sql_type);
+                    }
+                }
+            }
+        }
+        next.version += 1;
+        next
     }
 
     /// The key columns (indices into `columns`, ascending), once decided.

@@ -9,6 +9,7 @@ pub mod assignment;
 pub mod civil;
 mod decimal;
 mod error_chain;
+mod evolve;
 mod layout;
 mod rank;
 mod value;
@@ -16,6 +17,7 @@ mod value;
 pub use assignment::{assign, Assignment, SliceId};
 pub use decimal::{Decimal, MAX_SCALE};
 pub use error_chain::ErrorChain;
+pub use evolve::{fit, ColumnChange, ColumnRules, Evolution, FieldFilter, Fit, LayoutCell};
 pub use layout::{
     source_field, ColumnType, ElementType, LayoutError, TableLayout, TableName, TargetColumn,
     SOFT_DELETE_COLUMNS,
@@ -25,6 +27,9 @@ pub use value::{parse_uuid, Bits, Interval, Key, Value};
 
 use std::fmt;
 use std::sync::Arc;
+
+/// PostgreSQL's largest `numeric` precision.
+pub const MAX_NUMERIC_PRECISION: u32 = 1000;
 
 /// A Kafka topic partition. The topic is shared (`Arc<str>`) because every record carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,22 +5,47 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tidemark_debezium::TableDecoder;
-use tidemark_model::{source_field, LayoutError, TableLayout, SOFT_DELETE_COLUMNS};
+use tidemark_model::{
+    source_field, ColumnRules, LayoutCell, LayoutError, TableLayout, SOFT_DELETE_COLUMNS,
+};
 use tidemark_ports::Warehouse;
 
 use crate::spec::TableSpec;
 use crate::PipelineError;
 
 /// Prepares tidemark's own schema, describes every target and checks its key settings, before
-/// anything is read.
+/// anything is read. A target that does not exist is created from the first record's schema
+/// when the table has `auto_create`.
 pub(crate) async fn layouts(
     tables: &[TableSpec],
     warehouse: &dyn Warehouse,
-) -> Result<HashMap<String, Arc<TableLayout>>, PipelineError> {
+) -> Result<HashMap<String, Arc<LayoutCell>>, PipelineError> {
     warehouse.prepare().await?;
     let mut layouts = HashMap::new();
     for t in tables {
-        let columns = warehouse.describe(&t.target).await?;
+        // What a new source field's column is, for a layout that evolves.
+        let mut left_alone = t.unmanaged.clone();
+        if t.soft_delete {
+            left_alone.extend(SOFT_DELETE_COLUMNS.map(String::from));
+        }
+        let rules = ColumnRules {
+            renames: t.renames.clone(),
+            unmanaged: left_alone,
+            fields: t.fields.clone(),
+        };
+        let Some(columns) = warehouse.describe(&t.target).await? else {
+            if !t.evolution.auto_create {
+                return Err(PipelineError::Layout(LayoutError::MissingTable {
+                    table: t.target.clone(),
+                }));
+            }
+            let mut layout = TableLayout::pending(t.target.clone());
+            layout.soft_delete = t.soft_delete;
+            let cell = Arc::new(LayoutCell::new(layout, t.evolution, rules));
+            decoder(t, &cell)?;
+            layouts.insert(t.topic.clone(), cell);
+            continue;
+        };
         // A column whose source field is filtered out is left alone, like an unmanaged one.
         let mut unmanaged = t.unmanaged.clone();
         for (name, _, _) in &columns {
@@ -46,9 +71,10 @@ pub(crate) async fn layouts(
         let mut layout =
             TableLayout::from_target(t.target.clone(), columns, &t.renames, &unmanaged)?;
         layout.soft_delete = t.soft_delete;
-        let layout = Arc::new(layout);
+        let cell = Arc::new(LayoutCell::new(layout, t.evolution, rules));
+        let layout = cell.current();
         // A configured key is decided by building a decoder.
-        decoder(t, &layout)?;
+        decoder(t, &cell)?;
         // The key recorded by an earlier merge (of any replica) decides a message-keyed table
         // at start; a configured key must equal it.
         if let Some(recorded) = warehouse.stored_key(&t.target).await? {
@@ -66,7 +92,7 @@ pub(crate) async fn layouts(
                 });
             }
         }
-        layouts.insert(t.topic.clone(), layout);
+        layouts.insert(t.topic.clone(), cell);
     }
     Ok(layouts)
 }
@@ -74,7 +100,7 @@ pub(crate) async fn layouts(
 /// A decoder of the table's records (each owner has its own).
 pub(crate) fn decoder(
     t: &TableSpec,
-    layout: &Arc<TableLayout>,
+    layout: &Arc<LayoutCell>,
 ) -> Result<TableDecoder, PipelineError> {
     TableDecoder::new(layout.clone(), t.key.clone(), t.decode).map_err(|source| {
         PipelineError::KeySetup {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tidemark_model::assignment::{assign, Assignment};
-use tidemark_model::{ErrorChain, TableLayout, TopicPartition};
+use tidemark_model::{ErrorChain, LayoutCell, TopicPartition};
 use tidemark_ports::{
     Broker, BrokerError, CoordError, Coordinator, MemberInfo, Membership, Warehouse, WarehouseError,
 };
@@ -101,7 +101,7 @@ type Shutdown<'a> = Pin<&'a mut (dyn Future<Output = ()> + 'a)>;
 /// error. Must be called inside an actix `System`.
 pub(crate) async fn run_sessions(
     lifecycle: Lifecycle,
-    layouts: HashMap<String, Arc<TableLayout>>,
+    layouts: HashMap<String, Arc<LayoutCell>>,
     broker: Arc<dyn Broker>,
     warehouse: Arc<dyn Warehouse>,
     coordinator: Arc<dyn Coordinator>,

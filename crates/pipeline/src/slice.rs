@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use tidemark_model::{Epoch, TableLayout, TopicPartition};
+use tidemark_model::{Epoch, LayoutCell, TopicPartition};
 use tidemark_ports::{Broker, OffsetReporter, StartOffset, Warehouse};
 use tokio::sync::mpsc;
 
@@ -59,7 +59,7 @@ impl SliceHandle {
 /// The mergers and shared limits of one session of a replica.
 pub(crate) struct Workers {
     tables: Vec<TableSpec>,
-    layouts: HashMap<String, Arc<TableLayout>>,
+    layouts: HashMap<String, Arc<LayoutCell>>,
     limits: BatchLimits,
     mergers: HashMap<String, (Addr<TableMerger>, Arbiter)>,
     budget: MemoryBudget,
@@ -75,7 +75,7 @@ pub(crate) struct Workers {
 impl Workers {
     pub async fn new(
         tables: Vec<TableSpec>,
-        layouts: HashMap<String, Arc<TableLayout>>,
+        layouts: HashMap<String, Arc<LayoutCell>>,
         limits: BatchLimits,
         warehouse: &dyn Warehouse,
         // The broker to report applied offsets to, if `kafka.commit_offsets`.

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 use tidemark_debezium::{DecodeOptions, KeySource};
-use tidemark_model::TableName;
+pub use tidemark_model::FieldFilter;
+use tidemark_model::{Evolution, TableName};
 
 use tidemark_ports::{Coordinator, MemberInfo};
 
@@ -25,29 +26,6 @@ pub struct BatchLimits {
     pub linger: Duration,
     pub max_in_flight: usize,
     pub max_in_flight_bytes: u64,
-}
-
-/// Which source fields of a table are written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum FieldFilter {
-    /// Every field the target has a column for.
-    #[default]
-    All,
-    /// Only these.
-    Only(Vec<String>),
-    /// All but these.
-    Except(Vec<String>),
-}
-
-impl FieldFilter {
-    /// Whether the source field is written.
-    pub fn admits(&self, field: &str) -> bool {
-        match self {
-            FieldFilter::All => true,
-            FieldFilter::Only(fields) => fields.iter().any(|f| f == field),
-            FieldFilter::Except(fields) => !fields.iter().any(|f| f == field),
-        }
-    }
 }
 
 /// One topic → table route (from `[[tables]]`).
@@ -69,6 +47,8 @@ pub struct TableSpec {
     pub dead_letters: bool,
     /// `delete_mode = "soft"`: deletes mark rows instead of removing them.
     pub soft_delete: bool,
+    /// Whether the target follows the source's schema (`auto_create`, `auto_evolve`).
+    pub evolution: Evolution,
 }
 
 /// What one replica runs: its tables, slices and limits, and its role.

@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tidemark_model::{
-    Change, ColumnType, Epoch, RecordCoord, TableBatchStats, TableLayout, TableName,
-    TopicPartition, Watermark,
+    Change, ColumnType, Epoch, LayoutCell, RecordCoord, TableBatchStats, TableName, TopicPartition,
+    Watermark,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -150,11 +150,12 @@ impl DeadLetter {
 pub trait Warehouse: Send + Sync {
     /// Creates tidemark's schema and tables if missing (idempotent).
     async fn prepare(&self) -> Result<(), WarehouseError>;
-    /// The target table's columns `(name, type, SQL type)` in table order.
+    /// The target table's columns `(name, type, SQL type)` in table order; `None` if there
+    /// is no such table.
     async fn describe(
         &self,
         table: &TableName,
-    ) -> Result<Vec<(String, ColumnType, String)>, WarehouseError>;
+    ) -> Result<Option<Vec<(String, ColumnType, String)>>, WarehouseError>;
     /// The key columns recorded for a table by an earlier merge (see `table_keys`), if any.
     async fn stored_key(&self, table: &TableName) -> Result<Option<Vec<String>>, WarehouseError>;
     /// A fresh epoch for an owner that has no external fencing token (standalone mode): greater
@@ -170,11 +171,10 @@ pub trait Warehouse: Send + Sync {
     ) -> Result<Vec<Option<i64>>, WarehouseError>;
     /// The stored next offset of each partition (read-only, for status and tests).
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError>;
-    /// A writer for one table, with a connection of its own.
-    async fn writer(
-        &self,
-        layout: Arc<TableLayout>,
-    ) -> Result<Box<dyn TableWriter>, WarehouseError>;
+    /// A writer for one table, with a connection of its own. It writes the cell's current
+    /// layout, and makes the target match it first when it changed (see `LayoutCell`).
+    async fn writer(&self, layout: Arc<LayoutCell>)
+        -> Result<Box<dyn TableWriter>, WarehouseError>;
 }
 
 /// Serialized writes to one target table.

@@ -35,6 +35,7 @@ pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
                 decode: config.decode_options(t),
                 dead_letters: config.dead_letters(t),
                 soft_delete: t.delete_mode == DeleteMode::Soft,
+                evolution: config.evolution(t),
             })
         })
         .collect();

@@ -7,6 +7,7 @@
 
 mod cell;
 mod convert;
+mod ddl;
 mod diagnose;
 mod encode;
 mod error;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tidemark_model::{
-    ColumnType, ElementType, Epoch, TableLayout, TableName, TopicPartition, Watermark,
+    ColumnType, ElementType, Epoch, LayoutCell, TableName, TargetColumn, TopicPartition, Watermark,
 };
 use tidemark_ports::{TableWriter, Warehouse, WarehouseError};
 use tokio_postgres::{Client, NoTls};
@@ -134,29 +135,19 @@ impl Warehouse for PgWarehouse {
     async fn describe(
         &self,
         table: &TableName,
-    ) -> Result<Vec<(String, ColumnType, String)>, WarehouseError> {
+    ) -> Result<Option<Vec<(String, ColumnType, String)>>, WarehouseError> {
         let client = connect(&self.settings, "describing target table").await?;
         let rows = client
             .query(sql::DESCRIBE, &[&quote_table(table)])
             .await
             .map_err(|e| classify(e, "describing target table"))?;
-        if rows.is_empty() {
-            return Err(WarehouseError::Table {
-                table: table.clone(),
-                reason: "does not exist (tidemark does not create target tables)".into(),
-            });
-        }
-        rows.iter()
-            .map(|row| {
-                let name: String = row.try_get(0).map_err(|e| classify(e, "reading columns"))?;
-                let sql_type: String =
-                    row.try_get(1).map_err(|e| classify(e, "reading columns"))?;
-                let type_name: Option<String> =
-                    row.try_get(2).map_err(|e| classify(e, "reading columns"))?;
-                let ty = type_name.as_deref().map_or(ColumnType::Other, column_type);
-                Ok((name, ty, sql_type))
-            })
-            .collect()
+        let columns = described_columns(&rows)?;
+        Ok((!columns.is_empty()).then(|| {
+            columns
+                .into_iter()
+                .map(|c| (c.name, c.ty, c.sql_type))
+                .collect()
+        }))
     }
 
     async fn next_epoch(&self) -> Result<Epoch, WarehouseError> {
@@ -246,7 +237,7 @@ impl Warehouse for PgWarehouse {
 
     async fn writer(
         &self,
-        layout: Arc<TableLayout>,
+        layout: Arc<LayoutCell>,
     ) -> Result<Box<dyn TableWriter>, WarehouseError> {
         Ok(Box::new(PgTableWriter::new(
             self.settings.clone(),
@@ -329,3 +320,24 @@ fn element_type(type_name: &str) -> Option<ElementType> {
 
 #[cfg(test)]
 mod tests;
+
+/// The columns of a table as [`sql::DESCRIBE`] returns them (none: no such table).
+pub(crate) fn described_columns(
+    rows: &[tokio_postgres::Row],
+) -> Result<Vec<TargetColumn>, WarehouseError> {
+    rows.iter()
+        .map(|row| {
+            let name: String = row.try_get(0).map_err(|e| classify(e, "reading columns"))?;
+            let sql_type: String = row.try_get(1).map_err(|e| classify(e, "reading columns"))?;
+            let type_name: Option<String> =
+                row.try_get(2).map_err(|e| classify(e, "reading columns"))?;
+            let ty = type_name.as_deref().map_or(ColumnType::Other, column_type);
+            Ok(TargetColumn {
+                source_field: name.clone(),
+                name,
+                ty,
+                sql_type,
+            })
+        })
+        .collect()
+}

@@ -9,6 +9,8 @@ use crate::sql::{quote_ident, quote_table, stage_type, DELETE_FLAG, STAGE, UNAVA
 #[derive(Debug, Clone)]
 pub(crate) struct MergeSql {
     pub create_stage: String,
+    /// Drops the stage of an earlier layout version.
+    pub drop_stage: String,
     pub copy_in: String,
     pub analyze_stage: String,
     /// Empties the stage between the pieces of one merge.
@@ -39,8 +41,8 @@ impl MergeSql {
             .map(|c| format!("{} {}", quote_ident(&c.name), stage_type(c)))
             .collect();
         let create_stage = format!(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ({flag} boolean NOT NULL, {}, \
-             {unavailable} integer[]) ON COMMIT DELETE ROWS",
+            "CREATE TEMPORARY TABLE {stage} ({flag} boolean NOT NULL, {}, {unavailable} \
+             integer[]) ON COMMIT DELETE ROWS",
             stage_columns.join(", ")
         );
         let names: Vec<String> = layout
@@ -120,6 +122,7 @@ impl MergeSql {
             analyze_stage: format!("ANALYZE {stage}"),
             clear_stage: format!("TRUNCATE {stage}"),
             create_stage,
+            drop_stage: format!("DROP TABLE {stage}"),
             copy_in,
             keep_unavailable,
             delete,

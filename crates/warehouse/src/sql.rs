@@ -143,6 +143,15 @@ pub(crate) const DESCRIBE: &str = "
       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
     ORDER BY a.attnum";
 
+/// Serializes the schema changes of one target (`$1`, its quoted name) across replicas, until
+/// the transaction ends.
+pub(crate) const LOCK_SCHEMA_CHANGES: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('tidemark schema change ' || $1::text))";
+
+/// Whether the schema (`$1`, its name) exists.
+pub(crate) const SCHEMA_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
+
 /// Whether an index of the table (`$1`, quoted name) has only key columns (`$2`) as its key
 /// columns, so that deleting by key can use it.
 pub(crate) const KEY_INDEX_EXISTS: &str = "

@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tidemark_model::{TableBatchStats, TableLayout};
+use tidemark_model::{LayoutCell, TableBatchStats, TableLayout};
 use tidemark_ports::{MergeRequest, TableWriter, WarehouseError};
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::cell::stage_pg_type;
+use crate::ddl::{sync_target, Synced};
 use crate::diagnose::{cast_failure, Applying};
 use crate::error::column;
 use crate::merge_sql::MergeSql;
@@ -19,7 +20,15 @@ use crate::{classify, connect, quote_table, PgSettings};
 /// reconnects.
 pub struct PgTableWriter {
     settings: Arc<PgSettings>,
+    /// The table's shared layout, which decoders may evolve.
+    cell: Arc<LayoutCell>,
+    /// The cell's layout that the statements, the stage and `copy_types` are built for.
     layout: Arc<TableLayout>,
+    /// The target has every column of `layout`, as wide (else the next merge with changes
+    /// makes it so, in its transaction).
+    target_synced: bool,
+    /// The layout version the live connection's stage table was created for.
+    stage_version: Option<u64>,
     /// Quoted name of the watermarks table.
     watermarks: String,
     /// The live connection, if any.
@@ -38,22 +47,36 @@ pub struct PgTableWriter {
 impl PgTableWriter {
     pub(crate) fn new(
         settings: Arc<PgSettings>,
-        layout: Arc<TableLayout>,
+        cell: Arc<LayoutCell>,
         watermarks: String,
     ) -> Self {
-        let copy_types = std::iter::once(Type::BOOL)
-            .chain(layout.columns.iter().map(stage_pg_type))
-            .chain(std::iter::once(Type::INT4_ARRAY))
-            .collect();
+        let layout = cell.current();
         Self {
             settings,
+            // A layout described at start is the target's; a pending one is still to be made.
+            target_synced: !layout.is_pending(),
+            copy_types: copy_types(&layout),
             layout,
+            cell,
+            stage_version: None,
             watermarks,
             client: None,
             statements: None,
             key_index: None,
-            copy_types,
             key_recorded: false,
+        }
+    }
+
+    /// Takes the cell's current layout if it changed: statements and stage are rebuilt, and
+    /// the target is made to match at the next merge.
+    fn follow_layout(&mut self) {
+        let current = self.cell.current();
+        if current.version != self.layout.version {
+            self.copy_types = copy_types(&current);
+            self.layout = current;
+            self.statements = None;
+            self.key_index = None;
+            self.target_synced = false;
         }
     }
 
@@ -70,12 +93,24 @@ impl PgTableWriter {
 
     async fn client(&mut self, statements: &MergeSql) -> Result<&mut Client, WarehouseError> {
         if self.client.is_none() {
-            let client = connect(&self.settings, "connecting table writer").await?;
-            client
-                .batch_execute(&statements.create_stage)
-                .await
-                .map_err(|e| classify(e, "creating stage table"))?;
-            self.client = Some(client);
+            self.client = Some(connect(&self.settings, "connecting table writer").await?);
+            self.stage_version = None;
+        }
+        if let Some(client) = &self.client {
+            // A pending table has no columns to stage yet.
+            if self.stage_version != Some(self.layout.version) && !self.layout.is_pending() {
+                if self.stage_version.is_some() {
+                    client
+                        .batch_execute(&statements.drop_stage)
+                        .await
+                        .map_err(|e| classify(e, "dropping the stage of an earlier layout"))?;
+                }
+                client
+                    .batch_execute(&statements.create_stage)
+                    .await
+                    .map_err(|e| classify(e, "creating stage table"))?;
+                self.stage_version = Some(self.layout.version);
+            }
         }
         self.client
             .as_mut()
@@ -91,6 +126,7 @@ impl PgTableWriter {
         request: &MergeRequest,
         pieces: usize,
     ) -> Result<TableBatchStats, WarehouseError> {
+        self.follow_layout();
         // Decided by the first change decoded for the table; a batch with no changes (only
         // tombstones, or records past) has nothing to key and only advances watermarks.
         let key_columns = match self.layout.key() {
@@ -108,21 +144,11 @@ impl PgTableWriter {
         let copy_types = self.copy_types.clone();
         let watermarks = self.watermarks.clone();
         let pipeline = self.settings.pipeline.clone();
-        // Once per key set: is there an index the DELETE can probe?
-        let check_index = !request.changes.is_empty()
-            && self.key_index.as_ref().map(|(k, _)| &k[..]) != Some(&key_columns[..]);
-        if check_index {
-            let key_names: Vec<String> = key_columns
-                .iter()
-                .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
-                .collect();
-            let client = self.client(&statements).await?;
-            let indexed = key_index_or_warn(client, &layout, &key_names).await?;
-            self.key_index = Some((key_columns.clone(), indexed));
-        }
-        let indexed = self.key_index.as_ref().is_some_and(|(_, i)| *i);
         let recording_key = !self.key_recorded && !request.changes.is_empty();
         let settings = self.settings.clone();
+        let has_changes = !request.changes.is_empty();
+        let syncing = !self.target_synced && has_changes;
+        let mut key_index = self.key_index.clone();
         let client = self.client(&statements).await?;
         let tx = client
             .transaction()
@@ -132,9 +158,32 @@ impl PgTableWriter {
             events: request.events,
             ..TableBatchStats::default()
         };
+        if syncing {
+            match sync_target(&tx, &layout).await? {
+                // Its primary key is the key.
+                Synced::Created => key_index = Some((key_columns.clone(), true)),
+                Synced::Matching => {}
+                Synced::Deferred => {
+                    return Err(WarehouseError::Table {
+                        table: layout.table.clone(),
+                        reason: "cannot create the table: its key is not decided".into(),
+                    })
+                }
+            }
+        }
         if recording_key {
             record_key(&tx, &settings, &layout, &key_columns).await?;
         }
+        // Once per key set: is there an index the DELETE can probe?
+        if has_changes && key_index.as_ref().map(|(k, _)| &k[..]) != Some(&key_columns[..]) {
+            let key_names: Vec<String> = key_columns
+                .iter()
+                .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
+                .collect();
+            let indexed = key_index_or_warn(&tx, &layout, &key_names).await?;
+            key_index = Some((key_columns.clone(), indexed));
+        }
+        let indexed = key_index.as_ref().is_some_and(|(_, i)| *i);
         // Phase timings (summed over the pieces), for `TIDEMARK_LOG=tidemark_warehouse=debug`.
         let mut phases = [std::time::Duration::ZERO; 5];
         let mut clock = std::time::Instant::now();
@@ -142,7 +191,7 @@ impl PgTableWriter {
             phases[phase] += clock.elapsed();
             clock = std::time::Instant::now();
         };
-        if request.truncate {
+        if request.truncate && !layout.is_pending() {
             stats.deletes += tx
                 .execute(&statements.truncate, &[])
                 .await
@@ -218,6 +267,8 @@ impl PgTableWriter {
             .await
             .map_err(|e| classify(e, "committing merge"))?;
         self.key_recorded |= recording_key;
+        self.target_synced |= syncing;
+        self.key_index = key_index;
         lap(4);
         tracing::debug!(
             table = %layout.table,
@@ -306,7 +357,7 @@ async fn record_key(
 /// Every merge deletes the staged keys from the target: without an index whose columns are
 /// all key columns, each merge scans the whole table. Said once, at the first merge.
 async fn key_index_or_warn(
-    client: &Client,
+    client: &impl GenericClient,
     layout: &TableLayout,
     key: &[String],
 ) -> Result<bool, WarehouseError> {
@@ -324,7 +375,7 @@ async fn key_index_or_warn(
 
 /// Whether the table has an index whose key columns are all among `key`.
 pub(crate) async fn has_key_index(
-    client: &Client,
+    client: &impl GenericClient,
     table: &tidemark_model::TableName,
     key: &[String],
 ) -> Result<bool, WarehouseError> {
@@ -422,4 +473,13 @@ impl TableWriter for PgTableWriter {
         }
         result
     }
+}
+
+/// Driver types of the COPY columns: the delete flag, the layout's columns, the unavailable
+/// columns.
+fn copy_types(layout: &TableLayout) -> Vec<Type> {
+    std::iter::once(Type::BOOL)
+        .chain(layout.columns.iter().map(stage_pg_type))
+        .chain(std::iter::once(Type::INT4_ARRAY))
+        .collect()
 }

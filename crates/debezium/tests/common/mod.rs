@@ -42,7 +42,12 @@ pub fn customers() -> Arc<TableLayout> {
 }
 
 pub fn decoder(layout: Arc<TableLayout>, key: KeySource) -> TableDecoder {
-    TableDecoder::new(layout, key, Default::default()).unwrap()
+    TableDecoder::new(cell(&layout), key, Default::default()).unwrap()
+}
+
+/// A fixed cell of `layout`, sharing its key decision (clones of a layout share it).
+pub fn cell(layout: &TableLayout) -> Arc<tidemark_model::LayoutCell> {
+    Arc::new(tidemark_model::LayoutCell::fixed(layout.clone()))
 }
 
 pub fn coord(offset: i64) -> RecordCoord {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tidemark_debezium::{KeySource, TableDecoder};
-use tidemark_model::{Epoch, TableLayout, TableName, TopicPartition};
+use tidemark_model::{Epoch, LayoutCell, TableLayout, TableName, TopicPartition};
 use tidemark_ports::{RawRecord, ReadEvent, Warehouse};
 use tidemark_testkit::LocalPostgres;
 use tidemark_warehouse::{PgSettings, PgWarehouse};
@@ -67,11 +67,15 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
         .expect("settings");
         warehouse.prepare().await.expect("prepare");
         let table = TableName::parse("public.t").expect("name");
-        let columns = warehouse.describe(&table).await.expect("describe");
-        let layout = Arc::new(
+        let columns = warehouse
+            .describe(&table)
+            .await
+            .expect("describe")
+            .expect("the table exists");
+        let layout = Arc::new(LayoutCell::fixed(
             TableLayout::from_target(table.clone(), columns, &BTreeMap::new(), &[])
                 .expect("layout"),
-        );
+        ));
         let tp = TopicPartition::new(TOPIC, 0);
         warehouse
             .claim(std::slice::from_ref(&tp), Epoch(1))

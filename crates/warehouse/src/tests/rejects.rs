@@ -59,10 +59,10 @@ async fn a_value_the_server_refuses_names_its_column_and_record() {
     let w = warehouse(&pg);
     w.prepare().await.unwrap();
     let table = TableName::parse("public.narrow").unwrap();
-    let columns = w.describe(&table).await.unwrap();
+    let columns = w.describe(&table).await.unwrap().expect("the table exists");
     let layout = Arc::new(TableLayout::from_target(table, columns, &BTreeMap::new(), &[]).unwrap());
     layout.decide_key(vec![0]);
-    let mut writer = w.writer(layout).await.unwrap();
+    let mut writer = w.writer(cell(&layout)).await.unwrap();
     let epoch = w.next_epoch().await.unwrap();
     let text = |s: &str| Value::Text(s.into());
     // (bad change's position among 3000 good ones, column index, value, column name, reason)
@@ -172,10 +172,10 @@ async fn a_key_that_fails_its_cast_names_its_record() {
     .await;
     let w = warehouse(&pg);
     let table = TableName::parse("public.k").unwrap();
-    let columns = w.describe(&table).await.unwrap();
+    let columns = w.describe(&table).await.unwrap().expect("the table exists");
     let layout = Arc::new(TableLayout::from_target(table, columns, &BTreeMap::new(), &[]).unwrap());
     layout.decide_key(vec![0]);
-    let mut writer = w.writer(layout).await.unwrap();
+    let mut writer = w.writer(cell(&layout)).await.unwrap();
     let change = |feeling: &str, offset| Change {
         key: Key(vec![Value::Text(feeling.into())]),
         op: RowOp::Delete,

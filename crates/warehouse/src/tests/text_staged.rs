@@ -16,14 +16,14 @@ async fn columns_without_a_binary_encoding_are_staged_as_text_and_cast() {
     let w = warehouse(&pg);
     w.prepare().await.unwrap();
     let table = TableName::parse("n").unwrap();
-    let columns = w.describe(&table).await.unwrap();
+    let columns = w.describe(&table).await.unwrap().expect("the table exists");
     assert!(
         columns[1..].iter().all(|c| c.1 == ColumnType::Other),
         "{columns:?}"
     );
     let layout = Arc::new(TableLayout::from_target(table, columns, &BTreeMap::new(), &[]).unwrap());
     layout.decide_key(vec![0]);
-    let mut writer = w.writer(layout).await.unwrap();
+    let mut writer = w.writer(cell(&layout)).await.unwrap();
     let change = Change {
         key: Key(vec![Value::Int(7)]),
         op: RowOp::Upsert(vec![

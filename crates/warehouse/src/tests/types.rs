@@ -32,7 +32,7 @@ async fn every_column_type_round_trips_through_the_binary_stage() {
     let w = warehouse(&pg);
     w.prepare().await.unwrap();
     let table = TableName::parse("public.every").unwrap();
-    let columns = w.describe(&table).await.unwrap();
+    let columns = w.describe(&table).await.unwrap().expect("the table exists");
     let ty = |name: &str| columns.iter().find(|c| c.0 == name).map(|c| c.1).unwrap();
     assert_eq!(ty("n40"), ColumnType::Numeric);
     assert_eq!(ty("vb"), ColumnType::Bits);
@@ -45,7 +45,7 @@ async fn every_column_type_round_trips_through_the_binary_stage() {
     let names: Vec<String> = columns.iter().map(|c| c.0.clone()).collect();
     let layout = Arc::new(TableLayout::from_target(table, columns, &BTreeMap::new(), &[]).unwrap());
     layout.decide_key(vec![0]);
-    let mut writer = w.writer(layout).await.unwrap();
+    let mut writer = w.writer(cell(&layout)).await.unwrap();
 
     // One row per case: the case's column set, every other column NULL.
     let cases = cases();
