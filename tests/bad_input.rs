@@ -68,6 +68,7 @@ fn undecodable_records_stop_at_their_offset_and_are_never_skipped() {
         );
         let good_before = produce(stack.kafka.bootstrap(), history.by_ref().take(40)) as i64;
         let bad = ProduceRecord {
+            headers: Vec::new(),
             topic: topic.clone(),
             partition: 0,
             key: case.key.map(|k| k.as_bytes().to_vec()),

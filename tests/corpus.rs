@@ -132,6 +132,7 @@ fn every_corpus_value_lands_exactly_in_both_envelopes_and_in_created_tables() {
                 .expect("records")
                 .iter()
                 .map(|r| ProduceRecord {
+                    headers: Vec::new(),
                     topic: topic.clone(),
                     partition: 0,
                     key: bytes(&r["key"], envelope),

@@ -7,6 +7,7 @@ use tidemark_testkit::ProduceRecord;
 
 fn record(topic: &str, key: Option<&[u8]>, value: Option<&[u8]>) -> ProduceRecord {
     ProduceRecord {
+        headers: Vec::new(),
         topic: topic.into(),
         partition: 0,
         key: key.map(<[u8]>::to_vec),

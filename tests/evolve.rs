@@ -17,50 +17,12 @@ const EMAIL: &str = r#"{"type":"string","optional":true,"parameters":{"__debeziu
 const EMAIL_WIDER: &str = r#"{"type":"string","optional":true,"parameters":{"__debezium.source.column.type":"VARCHAR","__debezium.source.column.length":"80"},"field":"email"}"#;
 const PRICE: &str = r#"{"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","parameters":{"scale":"2","connect.decimal.precision":"6"},"field":"price"}"#;
 
-fn value(fields: &[&str], after: &str) -> Vec<u8> {
-    let row = format!(
-        r#"{{"type":"struct","fields":[{}],"optional":true,"name":"shop.shop.items.Value""#,
-        fields.join(",")
-    );
-    format!(
-        r#"{{"schema":{{"type":"struct","fields":[{row},"field":"before"}},{row},"field":"after"}},{{"type":"string","optional":false,"field":"op"}}],"optional":false,"name":"shop.shop.items.Envelope"}},"payload":{{"before":null,"after":{after},"op":"c"}}}}"#
-    )
-    .into_bytes()
-}
-
 fn record(topic: &str, partition: i32, id: i64, fields: &[&str], after: &str) -> ProduceRecord {
-    ProduceRecord {
-        topic: topic.into(),
-        partition,
-        key: Some(
-            format!(
-                r#"{{"schema":{{"type":"struct","fields":[{ID}],"optional":false,"name":"shop.shop.items.Key"}},"payload":{{"id":{id}}}}}"#
-            )
-            .into_bytes(),
-        ),
-        value: Some(value(fields, after)),
-    }
-}
-
-fn query(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-    block_on(async {
-        let client = tidemark_testkit::connect(url).await.expect("connect");
-        client
-            .query(sql, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.get::<_, Option<String>>(i))
-                    .collect()
-            })
-            .collect()
-    })
+    connect_record(topic, partition, id, ID, fields, after)
 }
 
 fn columns(url: &str, table: &str) -> Vec<String> {
-    query(
+    query_text(
         url,
         &format!(
             "SELECT a.attname::text || ' ' || format_type(a.atttypid, a.atttypmod) \
@@ -108,7 +70,7 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
         columns(&stack.url(), "inv.items"),
         ["id integer", "name text", "qty integer"]
     );
-    let primary = query(
+    let primary = query_text(
         &stack.url(),
         "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
          AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'inv.items'::regclass AND i.indisprimary",
@@ -160,7 +122,7 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
         columns(&stack.url(), "inv.items")[3],
         "email character varying(80)"
     );
-    let rows = query(
+    let rows = query_text(
         &stack.url(),
         "SELECT id::text, name, qty::text, email, price::text FROM inv.items ORDER BY id",
     );
@@ -212,7 +174,7 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
         "nothing past the refused record"
     );
     assert_eq!(
-        query(&stack.url(), "SELECT name FROM inv.items WHERE id = 1"),
+        query_text(&stack.url(), "SELECT name FROM inv.items WHERE id = 1"),
         [[s("a2")]]
     );
 
@@ -225,10 +187,10 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
     let summary = refresh(&config);
     assert_eq!(summary_total(&summary, "dead_letters"), 1);
     assert_eq!(
-        query(&stack.url(), "SELECT name FROM inv.items WHERE id = 1"),
+        query_text(&stack.url(), "SELECT name FROM inv.items WHERE id = 1"),
         [[s("a4")]]
     );
-    let letters = query(
+    let letters = query_text(
         &stack.url(),
         "SELECT \"offset\"::text, error FROM tidemark.dead_letters",
     );
@@ -293,7 +255,7 @@ fn a_pre_created_table_gains_columns_and_keeps_its_own() {
         ],
         "the column for qty is added; the excluded field gets none; the user's types stay"
     );
-    let rows = query(
+    let rows = query_text(
         &stack.url(),
         "SELECT id::text, name, qty::text, (loaded_at IS NOT NULL)::text FROM public.items",
     );

@@ -159,6 +159,7 @@ fn records_deleted_by_retention_before_they_were_applied_stop_with_the_missing_r
     // More than the mock cluster keeps (5 MiB per partition): the oldest records, including
     // the ones tidemark has not applied yet, are deleted.
     let filler = (0..8_000).map(|i| ProduceRecord {
+        headers: Vec::new(),
         topic: topic.clone(),
         partition: 0,
         key: Some(format!("{{\"CUST_ID\":{i}}}").into_bytes()),

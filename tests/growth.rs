@@ -27,6 +27,9 @@ struct Growing {
 }
 
 impl Broker for Growing {
+    fn topics(&self, timeout: Duration) -> Result<Vec<String>, BrokerError> {
+        self.inner.topics(timeout)
+    }
     fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<i32>, BrokerError> {
         let visible = self.visible.load(Ordering::SeqCst);
         Ok(self
@@ -98,7 +101,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                 "growth",
             ));
             let spec = ReplicaSpec {
-                tables: vec![TableSpec {
+                tables: Arc::new(vec![TableSpec {
                     topic: table.def.topic(),
                     target: TableName::parse(&table.target).expect("target"),
                     renames: table.renames.clone(),
@@ -110,7 +113,8 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     dead_letters: false,
                     soft_delete: false,
                     evolution: Default::default(),
-                }],
+                    raw_table: None,
+                }]),
                 slices: 2,
                 limits: BatchLimits {
                     max_rows: 500,

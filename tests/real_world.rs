@@ -13,6 +13,7 @@ use tidemark_testkit::ProduceRecord;
 
 fn insert(topic: &str, id: i64) -> ProduceRecord {
     ProduceRecord {
+            headers: Vec::new(),
         topic: topic.into(),
         partition: 0,
         key: Some(format!(r#"{{"CUST_ID":{id}}}"#).into_bytes()),
@@ -27,6 +28,7 @@ fn insert(topic: &str, id: i64) -> ProduceRecord {
 
 fn keyless(topic: &str, value: &str) -> ProduceRecord {
     ProduceRecord {
+        headers: Vec::new(),
         topic: topic.into(),
         partition: 0,
         key: None,
@@ -145,6 +147,7 @@ fn hostile_identifiers_land_as_exactly_those_columns() {
     block_on(tidemark_testkit::produce(
         stack.kafka.bootstrap(),
         [ProduceRecord {
+            headers: Vec::new(),
             topic: topic.into(),
             partition: 0,
             key: Some(br#"{"Order":7}"#.to_vec()),

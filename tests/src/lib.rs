@@ -232,6 +232,7 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// Produces generated records, in order, and returns how many.
 pub fn produce(bootstrap: &str, records: impl IntoIterator<Item = Record>) -> u64 {
     let records = records.into_iter().map(|r| ProduceRecord {
+        headers: Vec::new(),
         topic: r.topic,
         partition: r.partition,
         key: r.key,
@@ -500,4 +501,52 @@ pub fn note(path: &Path, line: &str) {
     {
         let _ = writeln!(f, "{line}");
     }
+}
+
+/// A record as Debezium writes it through Kafka Connect's JSON converter with schemas: a key
+/// `{"id": id}` with the key field schema `id_field`, and a create event whose row struct has
+/// these field schemas (each a Connect field schema JSON object with its `"field"` name).
+pub fn connect_record(
+    topic: &str,
+    partition: i32,
+    id: i64,
+    id_field: &str,
+    fields: &[&str],
+    after: &str,
+) -> ProduceRecord {
+    let row = format!(
+        r#"{{"type":"struct","fields":[{}],"optional":true,"name":"{topic}.Value""#,
+        fields.join(",")
+    );
+    let value = format!(
+        r#"{{"schema":{{"type":"struct","fields":[{row},"field":"before"}},{row},"field":"after"}},{{"type":"string","optional":false,"field":"op"}}],"optional":false,"name":"{topic}.Envelope"}},"payload":{{"before":null,"after":{after},"op":"c"}}}}"#
+    );
+    let key = format!(
+        r#"{{"schema":{{"type":"struct","fields":[{id_field}],"optional":false,"name":"{topic}.Key"}},"payload":{{"id":{id}}}}}"#
+    );
+    ProduceRecord {
+        headers: Vec::new(),
+        topic: topic.into(),
+        partition,
+        key: Some(key.into_bytes()),
+        value: Some(value.into_bytes()),
+    }
+}
+
+/// Runs a query whose columns are all text, and returns its rows.
+pub fn query_text(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    block_on(async {
+        let client = tidemark_testkit::connect(url).await.expect("connect");
+        client
+            .query(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect()
+            })
+            .collect()
+    })
 }

@@ -6,9 +6,11 @@
 //! they parse as one, else as strings.
 
 mod env;
+mod routes;
 mod units;
 
 pub use env::apply_env_overrides;
+pub use routes::{expand, Route, TEMPLATE_VARIABLES};
 pub use units::ByteSize;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -274,10 +276,20 @@ pub enum ErrorMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
-    /// The Debezium topic of one source table.
-    pub topic: String,
+    /// The Debezium topic of one source table (or `topics`).
+    pub topic: Option<String>,
+    /// Instead of `topic`: a regular expression (matching whole topic names, e.g.
+    /// `'^salesdb\.salesdb\..*'`) that routes every matching topic of the broker to a table
+    /// named by the `target` template, with this entry's settings. A topic an explicit
+    /// `topic = …` entry names is routed by that entry; otherwise the first matching pattern
+    /// entry routes it; names starting with `__` are never matched. Matching topics created
+    /// later are picked up within seconds in `run` (the replica drains and restarts its
+    /// sessions with the new tables).
+    pub topics: Option<String>,
     /// The target table, `schema.table` (or `table` for schema `public`). It must exist, unless
-    /// `auto_create` is on.
+    /// `auto_create` is on. With `topics`, a template: `${table}` is the topic's last
+    /// dot-separated part, `${schema}` the one before, `${prefix}` the first, `${topic}` all
+    /// of it (`"public.${table}"`, `"${schema}.${table}"`).
     pub target: String,
     /// Source fields forming the row key. Default: the Kafka message key's fields.
     pub key: Option<Vec<String>>,
@@ -306,6 +318,13 @@ pub struct TableConfig {
     pub binary_handling: Option<BinaryHandling>,
     /// Overrides `errors.mode` for this table.
     pub errors: Option<ErrorMode>,
+    /// Also land every record of the topic as read in this table (created if missing):
+    /// topic, partition, offset, Kafka timestamp, key (bytes), value (jsonb), headers (jsonb),
+    /// op and the time it was applied — like the landing table of a streaming materialized
+    /// view, but written in the transaction that applies the record, exactly once. Records that
+    /// go to the dead-letter table are not landed. With `topics`, a template like `target`;
+    /// several topics may share one raw table.
+    pub raw_table: Option<String>,
     /// Overrides `warehouse.auto_create` for this table.
     pub auto_create: Option<bool>,
     /// Overrides `warehouse.auto_evolve` for this table.
@@ -335,9 +354,13 @@ pub enum TruncateMode {
 }
 
 impl TableConfig {
-    /// The parsed target name; validated by [`Config::validate`].
+    /// The parsed target name of an explicit entry (`None` for a pattern entry, whose target
+    /// is a template); validated by [`Config::validate`].
     pub fn target_name(&self) -> Option<TableName> {
-        TableName::parse(&self.target)
+        match self.topics {
+            Some(_) => None,
+            None => TableName::parse(&self.target),
+        }
     }
 }
 
@@ -450,26 +473,65 @@ impl Config {
         let mut targets = BTreeSet::new();
         for (i, t) in self.tables.iter().enumerate() {
             let key = |k: &str| format!("tables[{i}].{k}");
-            if t.topic.is_empty() {
-                return Err(invalid(&key("topic"), "must not be empty"));
-            }
-            if !topics.insert(t.topic.as_str()) {
-                return Err(invalid(
-                    &key("topic"),
-                    &format!("topic {:?} is listed twice", t.topic),
-                ));
-            }
-            let Some(target) = t.target_name() else {
-                return Err(invalid(
-                    &key("target"),
-                    &format!("{:?} is not `schema.table` or `table`", t.target),
-                ));
-            };
-            if !targets.insert(target) {
-                return Err(invalid(
-                    &key("target"),
-                    &format!("target {:?} is fed by two topics", t.target),
-                ));
+            match (&t.topic, &t.topics) {
+                (Some(topic), None) => {
+                    if topic.is_empty() {
+                        return Err(invalid(&key("topic"), "must not be empty"));
+                    }
+                    if !topics.insert(topic.as_str()) {
+                        return Err(invalid(
+                            &key("topic"),
+                            &format!("topic {topic:?} is listed twice"),
+                        ));
+                    }
+                    if t.target.contains("${") {
+                        return Err(invalid(
+                            &key("target"),
+                            "only a pattern entry (`topics = …`) may use ${…} variables",
+                        ));
+                    }
+                    let Some(target) = t.target_name() else {
+                        return Err(invalid(
+                            &key("target"),
+                            &format!("{:?} is not `schema.table` or `table`", t.target),
+                        ));
+                    };
+                    if !targets.insert(target) {
+                        return Err(invalid(
+                            &key("target"),
+                            &format!("target {:?} is fed by two topics", t.target),
+                        ));
+                    }
+                    if let Some(raw) = &t.raw_table {
+                        if raw.contains("${") || TableName::parse(raw).is_none() {
+                            return Err(invalid(
+                                &key("raw_table"),
+                                &format!("{raw:?} is not `schema.table` or `table`"),
+                            ));
+                        }
+                    }
+                }
+                (None, Some(pattern)) => {
+                    if let Err(e) = routes::compile(pattern) {
+                        return Err(invalid(
+                            &key("topics"),
+                            &format!("not a regular expression: {e}"),
+                        ));
+                    }
+                    if let Some(e) = routes::template_error(&t.target) {
+                        return Err(invalid(&key("target"), &e));
+                    }
+                    if let Some(e) = t.raw_table.as_deref().and_then(routes::template_error) {
+                        return Err(invalid(&key("raw_table"), &e));
+                    }
+                }
+                _ => {
+                    return Err(invalid(
+                        &key("topic"),
+                        "exactly one of `topic` (one topic) or `topics` (a regular expression \
+                         over topic names) is required",
+                    ))
+                }
             }
             if let Some(k) = &t.key {
                 if k.is_empty() || k.iter().any(|f| f.is_empty()) {
@@ -544,11 +606,6 @@ impl Config {
             auto_create: table.auto_create.unwrap_or(self.warehouse.auto_create),
             auto_evolve: table.auto_evolve.unwrap_or(self.warehouse.auto_evolve),
         }
-    }
-
-    /// The table entry for a topic.
-    pub fn table_for_topic(&self, topic: &str) -> Option<&TableConfig> {
-        self.tables.iter().find(|t| t.topic == topic)
     }
 }
 

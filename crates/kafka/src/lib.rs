@@ -119,6 +119,22 @@ pub(crate) fn client_error(context: &str, e: KafkaError) -> BrokerError {
 }
 
 impl Broker for KafkaBroker {
+    fn topics(&self, timeout: Duration) -> Result<Vec<String>, BrokerError> {
+        self.with_metadata("listing topics", |c| {
+            let md = c
+                .fetch_metadata(None, timeout)
+                .map_err(|e| client_error("listing topics", e))?;
+            let mut names: Vec<String> = md
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none())
+                .map(|t| t.name().to_string())
+                .collect();
+            names.sort_unstable();
+            Ok(names)
+        })
+    }
+
     fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<i32>, BrokerError> {
         self.with_metadata("fetching topic metadata", |c| {
             let md = c

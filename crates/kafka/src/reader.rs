@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::Offset;
 use tidemark_model::TopicPartition;
@@ -132,6 +132,13 @@ impl RecordReader for KafkaReader {
                         offset: msg.offset(),
                         key: msg.key().map(<[u8]>::to_vec),
                         value: msg.payload().map(<[u8]>::to_vec),
+                        timestamp_ms: msg.timestamp().to_millis(),
+                        headers: msg.headers().map_or_else(Vec::new, |headers| {
+                            headers
+                                .iter()
+                                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        }),
                     };
                     drop(msg);
                     let tp = TopicPartition::new(record.topic.clone(), record.partition);

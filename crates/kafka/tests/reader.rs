@@ -17,6 +17,7 @@ fn setup(records: i64) -> (MockKafka, KafkaBroker) {
         .build()
         .expect("rt");
     let recs = (0..records).map(|i| ProduceRecord {
+        headers: Vec::new(),
         topic: "t".into(),
         partition: (i % 2) as i32,
         key: Some(format!("k{i}").into_bytes()),

@@ -23,6 +23,9 @@ pub(crate) async fn layouts(
     warehouse.prepare().await?;
     let mut layouts = HashMap::new();
     for t in tables {
+        if let Some(raw) = &t.raw_table {
+            warehouse.prepare_landing(raw).await?;
+        }
         // What a new source field's column is, for a layout that evolves.
         let mut left_alone = t.unmanaged.clone();
         if t.soft_delete {

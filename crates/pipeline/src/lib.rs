@@ -30,7 +30,7 @@ mod summary;
 
 pub use budget::MemoryBudget;
 pub use replica::run_replica;
-pub use spec::{BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableSpec};
+pub use spec::{BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableRoutes, TableSpec};
 pub use summary::{RunSummary, TableSummary};
 
 use tidemark_debezium::DecodeError;
@@ -81,6 +81,15 @@ pub enum PipelineError {
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// The broker's topics could not be routed to tables (pattern routes).
+    #[error("routing the broker's topics to tables")]
+    Routes {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// No configured route matches a topic the broker has.
+    #[error("no table to apply: the configured topic patterns match none of the broker's {topics} topics")]
+    NoTables { topics: usize },
     #[error(transparent)]
     Coordination(#[from] CoordError),
     #[error("topic {topic:?}: key set-up")]

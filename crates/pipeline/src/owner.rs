@@ -14,8 +14,10 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use tidemark_debezium::{Decoded, TableDecoder};
-use tidemark_model::{Change, Epoch, RankedBatch, RecordCoord, TopicPartition, Watermark};
-use tidemark_ports::{DeadLetter, MergeRequest, RawRecord, ReadEvent};
+use tidemark_model::{
+    Change, Epoch, RankedBatch, RecordCoord, TableName, TopicPartition, Watermark,
+};
+use tidemark_ports::{DeadLetter, LandedRecord, Landing, MergeRequest, RawRecord, ReadEvent};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -35,6 +37,8 @@ pub(crate) struct Route {
     /// `errors.mode = "dead_letter"`: a record that cannot be decoded goes to the dead-letter
     /// table with the batch instead of stopping the owner.
     pub dead_letters: bool,
+    /// `raw_table`: every decoded record is also written as read to this table.
+    pub raw_table: Option<TableName>,
 }
 
 /// Records of one table collected since the last batch was cut.
@@ -50,8 +54,11 @@ struct Pending {
     truncate: bool,
     /// Records that could not be decoded, written with the batch.
     dead_letters: Vec<DeadLetter>,
-    /// Their memory, counted against `max_bytes` like rows (one may be 10 MB).
-    dead_letter_bytes: usize,
+    /// Records as read, for the raw landing table.
+    landed: Vec<LandedRecord>,
+    /// The memory of records kept whole (dead letters, landed), counted against `max_bytes`
+    /// like rows (one may be 10 MB).
+    whole_bytes: usize,
 }
 
 impl Pending {
@@ -63,15 +70,16 @@ impl Pending {
             since: Instant::now(),
             truncate: false,
             dead_letters: Vec::new(),
-            dead_letter_bytes: 0,
+            landed: Vec::new(),
+            whole_bytes: 0,
         }
     }
 
-    /// The one "batch is full" rule: `max_rows` ranked rows and dead letters, or `max_bytes`
-    /// of them.
+    /// The one "batch is full" rule: `max_rows` ranked rows and dead letters (or landed
+    /// records), or `max_bytes` of them.
     fn is_full(&self, limits: &BatchLimits) -> bool {
-        self.batch.len() + self.dead_letters.len() >= limits.max_rows
-            || self.batch.bytes + self.dead_letter_bytes >= limits.max_bytes
+        (self.batch.len() + self.dead_letters.len()).max(self.landed.len()) >= limits.max_rows
+            || self.batch.bytes + self.whole_bytes >= limits.max_bytes
     }
 }
 
@@ -183,6 +191,7 @@ impl PartitionOwner {
             &mut self.scratch,
         );
         let apply_truncates = route.apply_truncates;
+        let landing = route.raw_table.is_some();
         let (decoded, letter) = match decoded {
             Ok(decoded) => (Some(decoded), None),
             Err(source) if route.dead_letters => {
@@ -210,7 +219,7 @@ impl PartitionOwner {
             .entry(record.topic.clone())
             .or_insert_with(Pending::new);
         if let Some(letter) = letter {
-            pending.dead_letter_bytes += letter.bytes();
+            pending.whole_bytes += letter.bytes();
             pending.dead_letters.push(letter);
         }
         match decoded {
@@ -246,7 +255,19 @@ impl PartitionOwner {
                 }
             }
         }
-        self.positions.insert(tp, record.offset + 1);
+        self.positions.insert(tp.clone(), record.offset + 1);
+        if landing && decoded.is_some() {
+            let landed = LandedRecord {
+                tp,
+                offset: record.offset,
+                timestamp_ms: record.timestamp_ms,
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+            };
+            pending.whole_bytes += landed.bytes();
+            pending.landed.push(landed);
+        }
         Ok(())
     }
 
@@ -350,6 +371,10 @@ impl PartitionOwner {
                 .collect(),
             events,
             dead_letters: pending.dead_letters,
+            landing: route.raw_table.clone().map(|table| Landing {
+                table,
+                records: pending.landed,
+            }),
         };
         route.merger.do_send(MergeBatch {
             request,

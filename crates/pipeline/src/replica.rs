@@ -10,18 +10,25 @@
 //! every owner at once; the replica then rejoins with a new lease.
 //!
 //! Standalone mode runs the same lifecycle with a static membership (`standalone.rs`).
+//!
+//! With topic patterns the tables are the routes of the broker's topics: resolved at start and,
+//! in `run`, checked every [`TOPIC_REFRESH`]; when the routed topics change the sessions drain
+//! as for a shutdown (every batch merged, partitions released) and start again with the new
+//! tables, like a consumer group rebalancing on a subscription change.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tidemark_ports::{Broker, Coordinator, MemberInfo, Warehouse};
 
 use crate::layouts::layouts;
+use crate::resume::blocking;
 use crate::session::{run_sessions, Lifecycle, OnFence};
-use crate::spec::{Mode, ReplicaSpec, Role};
+use crate::spec::{Mode, ReplicaSpec, Role, TableRoutes, TableSpec};
 use crate::standalone::{StaticCoordinator, STANDALONE};
-use crate::summary::RunSummary;
+use crate::summary::{RunSummary, TableSummary};
 use crate::PipelineError;
 
 /// Runs one replica until `shutdown` resolves (then drains, releases and leaves), a standalone
@@ -34,9 +41,126 @@ pub async fn run_replica(
     shutdown: impl Future<Output = ()>,
     summary: Arc<Mutex<RunSummary>>,
 ) -> Result<RunSummary, PipelineError> {
-    let layouts = layouts(&spec.tables, &*warehouse).await?;
+    let mut shutdown = std::pin::pin!(shutdown);
+    let routes = spec.tables.clone();
+    let refresh = matches!(
+        spec.role,
+        Role::Standalone {
+            mode: Mode::Refresh
+        }
+    );
+    loop {
+        let tables = resolve(&*routes, &broker).await?;
+        let routed: Vec<String> = tables.iter().map(|t| t.topic.clone()).collect();
+        let topics_changed = AtomicBool::new(false);
+        let stop = async {
+            tokio::select! {
+                () = &mut shutdown => {}
+                () = watch_topics(&*routes, &broker, &routed, refresh) => {
+                    topics_changed.store(true, Ordering::Relaxed);
+                }
+            }
+        };
+        let result = run_tables(
+            &spec,
+            tables,
+            broker.clone(),
+            warehouse.clone(),
+            stop,
+            summary.clone(),
+        )
+        .await?;
+        if !topics_changed.load(Ordering::Relaxed) {
+            return Ok(result);
+        }
+        tracing::info!("the routed topics changed: starting again with the new tables");
+    }
+}
+
+/// How often the broker's topics are listed for pattern routes.
+pub const TOPIC_REFRESH: Duration = Duration::from_secs(10);
+
+/// The tables the routes give for the broker's topics now.
+async fn resolve(
+    routes: &dyn TableRoutes,
+    broker: &Arc<dyn Broker>,
+) -> Result<Vec<TableSpec>, PipelineError> {
+    let topics = if routes.follows_topics() {
+        let b = broker.clone();
+        blocking(move || b.topics(crate::resume::METADATA_TIMEOUT)).await?
+    } else {
+        Vec::new()
+    };
+    let tables = routes
+        .tables(&topics)
+        .map_err(|source| PipelineError::Routes { source })?;
+    if tables.is_empty() {
+        return Err(PipelineError::NoTables {
+            topics: topics.len(),
+        });
+    }
+    if routes.follows_topics() {
+        tracing::info!(
+            tables = tables.len(),
+            topics = topics.len(),
+            "routed the broker's topics to tables"
+        );
+    }
+    Ok(tables)
+}
+
+/// Resolves when the routes give other topics than `routed` (never for fixed routes or
+/// a refresh). A listing that fails is retried at the next period.
+async fn watch_topics(
+    routes: &dyn TableRoutes,
+    broker: &Arc<dyn Broker>,
+    routed: &[String],
+    refresh: bool,
+) {
+    if refresh || !routes.follows_topics() {
+        return std::future::pending().await;
+    }
+    loop {
+        tokio::time::sleep(TOPIC_REFRESH).await;
+        match resolve(routes, broker).await {
+            Ok(now) => {
+                if !now.iter().map(|t| &t.topic).eq(routed) {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %tidemark_model::ErrorChain(&e), "re-reading the routed topics failed; keeping the current tables")
+            }
+        }
+    }
+}
+
+/// Runs the sessions of one set of tables until `shutdown` resolves.
+async fn run_tables(
+    spec: &ReplicaSpec,
+    tables: Vec<TableSpec>,
+    broker: Arc<dyn Broker>,
+    warehouse: Arc<dyn Warehouse>,
+    shutdown: impl Future<Output = ()>,
+    summary: Arc<Mutex<RunSummary>>,
+) -> Result<RunSummary, PipelineError> {
+    let layouts = layouts(&tables, &*warehouse).await?;
+    if let Ok(mut summary) = summary.lock() {
+        // Every table shows in the summary, those with nothing to apply too.
+        for t in &tables {
+            summary
+                .tables
+                .entry(t.topic.clone())
+                .or_insert_with(|| TableSummary {
+                    target: t.target.clone(),
+                    stats: Default::default(),
+                    offsets: Default::default(),
+                    merges: 0,
+                });
+        }
+    }
     let (coordinator, member, lease_ttl, refresh, on_fence): (Arc<dyn Coordinator>, _, _, _, _) =
-        match spec.role {
+        match spec.role.clone() {
             Role::Standalone { mode } => (
                 Arc::new(StaticCoordinator),
                 MemberInfo {
@@ -58,7 +182,7 @@ pub async fn run_replica(
             } => (coordinator, member, lease_ttl, false, OnFence::Rejoin),
         };
     let lifecycle = Lifecycle {
-        tables: spec.tables,
+        tables,
         slices: spec.slices,
         limits: spec.limits,
         member,

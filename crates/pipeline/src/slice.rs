@@ -146,6 +146,7 @@ impl Workers {
                     decoder: decoder(t, &self.layouts[&t.topic])?,
                     apply_truncates: t.apply_truncates,
                     dead_letters: t.dead_letters,
+                    raw_table: t.raw_table.clone(),
                 },
             );
         }

@@ -49,12 +49,41 @@ pub struct TableSpec {
     pub soft_delete: bool,
     /// Whether the target follows the source's schema (`auto_create`, `auto_evolve`).
     pub evolution: Evolution,
+    /// `raw_table`: every record is also landed as read in this table, in the merge's
+    /// transaction.
+    pub raw_table: Option<TableName>,
+}
+
+/// Where a replica's tables come from: a fixed list, or routes that depend on the broker's
+/// topics (topic patterns).
+pub trait TableRoutes: Send + Sync {
+    /// Whether the tables depend on which topics the broker has: then they are resolved at
+    /// start and, in `run`, again whenever the topics change.
+    fn follows_topics(&self) -> bool;
+    /// The tables, given the broker's topics (sorted; empty when `follows_topics` is false).
+    fn tables(
+        &self,
+        topics: &[String],
+    ) -> Result<Vec<TableSpec>, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+impl TableRoutes for Vec<TableSpec> {
+    fn follows_topics(&self) -> bool {
+        false
+    }
+
+    fn tables(
+        &self,
+        _topics: &[String],
+    ) -> Result<Vec<TableSpec>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.clone())
+    }
 }
 
 /// What one replica runs: its tables, slices and limits, and its role.
 #[derive(Clone)]
 pub struct ReplicaSpec {
-    pub tables: Vec<TableSpec>,
+    pub tables: Arc<dyn TableRoutes>,
     /// Partition-owner slices this replica runs.
     pub slices: usize,
     pub limits: BatchLimits,

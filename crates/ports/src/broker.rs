@@ -12,12 +12,22 @@ pub struct RawRecord {
     pub key: Option<Vec<u8>>,
     /// `None` is a tombstone.
     pub value: Option<Vec<u8>>,
+    /// The record's Kafka timestamp (create or log-append time), ms since the epoch.
+    pub timestamp_ms: Option<i64>,
+    /// The record's headers, in order (empty for most records: no allocation then).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl RawRecord {
     /// Bytes held by the record's payloads, for memory accounting.
     pub fn payload_len(&self) -> usize {
-        self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len)
+        self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
     }
 }
 
@@ -83,6 +93,8 @@ pub trait RecordReader: Send {
 /// A Kafka-protocol broker. Calls block (they are metadata round trips); call them off the
 /// actor threads.
 pub trait Broker: Send + Sync {
+    /// The names of the broker's topics, sorted.
+    fn topics(&self, timeout: Duration) -> Result<Vec<String>, BrokerError>;
     /// The partition ids of a topic.
     fn partitions(&self, topic: &str, timeout: Duration) -> Result<Vec<i32>, BrokerError>;
     /// The (log start, high-water mark) of a partition.

@@ -11,4 +11,6 @@ pub use broker::{
     Broker, BrokerError, OffsetReporter, RawRecord, ReadEvent, RecordReader, StartOffset,
 };
 pub use coordinator::{ClusterView, CoordError, Coordinator, Member, MemberInfo, Membership};
-pub use warehouse::{DeadLetter, MergeRequest, TableWriter, Warehouse, WarehouseError};
+pub use warehouse::{
+    DeadLetter, LandedRecord, Landing, MergeRequest, TableWriter, Warehouse, WarehouseError,
+};

@@ -121,6 +121,43 @@ pub struct MergeRequest {
     /// Records of this batch that could not be applied (`errors.mode = "dead_letter"`):
     /// written to the dead-letter table in the same transaction that advances past them.
     pub dead_letters: Vec<DeadLetter>,
+    /// The batch's records as read, for the table's raw landing table (`raw_table`), written
+    /// in the same transaction.
+    pub landing: Option<Landing>,
+}
+
+/// Records for a raw landing table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landing {
+    pub table: TableName,
+    pub records: Vec<LandedRecord>,
+}
+
+/// A record as read, for a raw landing table (every record of the topic but dead letters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandedRecord {
+    pub tp: TopicPartition,
+    pub offset: i64,
+    /// Kafka timestamp, ms since the epoch.
+    pub timestamp_ms: Option<i64>,
+    pub key: Option<Vec<u8>>,
+    /// The value: a JSON document (it was decoded), or `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl LandedRecord {
+    /// Memory held, for batch limits.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
+    }
 }
 
 /// A record that could not be applied, kept whole with the reason.
@@ -171,6 +208,8 @@ pub trait Warehouse: Send + Sync {
     ) -> Result<Vec<Option<i64>>, WarehouseError>;
     /// The stored next offset of each partition (read-only, for status and tests).
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError>;
+    /// Creates a raw landing table if missing (idempotent; replicas may race).
+    async fn prepare_landing(&self, table: &TableName) -> Result<(), WarehouseError>;
     /// A writer for one table, with a connection of its own. It writes the cell's current
     /// layout, and makes the target match it first when it changed (see `LayoutCell`).
     async fn writer(&self, layout: Arc<LayoutCell>)

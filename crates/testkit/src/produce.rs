@@ -27,6 +27,8 @@ pub struct ProduceRecord {
     pub key: Option<Vec<u8>>,
     /// Message value (`None`: a tombstone).
     pub value: Option<Vec<u8>>,
+    /// Message headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 /// One record read back from a partition.
@@ -90,6 +92,16 @@ pub async fn produce(
         }
         if let Some(value) = rec.value.as_deref() {
             future_record = future_record.payload(value);
+        }
+        if !rec.headers.is_empty() {
+            let mut headers = rdkafka::message::OwnedHeaders::new();
+            for (key, value) in &rec.headers {
+                headers = headers.insert(rdkafka::message::Header {
+                    key,
+                    value: Some(value),
+                });
+            }
+            future_record = future_record.headers(headers);
         }
         loop {
             match producer.send_result(future_record) {

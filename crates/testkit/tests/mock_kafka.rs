@@ -17,6 +17,7 @@ fn records(
         let mut value = format!("{i}:").into_bytes();
         value.resize(value_len.max(value.len()), b'x');
         ProduceRecord {
+            headers: Vec::new(),
             topic: topic.clone(),
             partition: (i % partitions as usize) as i32,
             key: Some(format!("k{i}").into_bytes()),

@@ -33,6 +33,7 @@ async fn produce_read_back_kill9_restart() {
     tansu.create_topic("events", 4).unwrap();
     let n = 5000usize;
     let records = (0..n).map(|i| ProduceRecord {
+        headers: Vec::new(),
         topic: "events".to_string(),
         partition: (i % 4) as i32,
         key: Some(format!("k{}", i % 97).into_bytes()),
@@ -77,6 +78,7 @@ async fn produce_read_back_kill9_restart() {
     assert_eq!(after, before);
     // Still writable after the restart, appending after the old data.
     let more = (0..8).map(|i| ProduceRecord {
+        headers: Vec::new(),
         topic: "events".to_string(),
         partition: i % 4,
         key: None,

@@ -5,40 +5,75 @@ use std::sync::Arc;
 use tidemark_config::{Config, ConfigError, CoordinationMode, DeleteMode, TruncateMode};
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
-use tidemark_pipeline::{BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableSpec};
+use tidemark_pipeline::{
+    BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableRoutes, TableSpec,
+};
+use tidemark_ports::Broker;
 use tidemark_warehouse::{PgSettings, PgWarehouse};
 
 use crate::error::CliError;
 
+/// The replica's tables: the config's routes of the broker's topics.
+struct ConfigRoutes(Config);
+
+impl TableRoutes for ConfigRoutes {
+    fn follows_topics(&self) -> bool {
+        self.0.has_patterns()
+    }
+
+    fn tables(
+        &self,
+        topics: &[String],
+    ) -> Result<Vec<TableSpec>, Box<dyn std::error::Error + Send + Sync>> {
+        let config = &self.0;
+        Ok(config
+            .routes(topics)?
+            .into_iter()
+            .map(|route| {
+                let t = route.table;
+                TableSpec {
+                    topic: route.topic,
+                    target: route.target,
+                    renames: t.columns.clone(),
+                    unmanaged: t.unmanaged_columns.clone(),
+                    fields: match &t.include_fields {
+                        Some(only) => FieldFilter::Only(only.clone()),
+                        None if t.exclude_fields.is_empty() => FieldFilter::All,
+                        None => FieldFilter::Except(t.exclude_fields.clone()),
+                    },
+                    key: match &t.key {
+                        Some(fields) => KeySource::Fields(fields.clone()),
+                        None => KeySource::MessageKey,
+                    },
+                    apply_truncates: t.truncate == TruncateMode::Apply,
+                    decode: config.decode_options(t),
+                    dead_letters: config.dead_letters(t),
+                    soft_delete: t.delete_mode == DeleteMode::Soft,
+                    evolution: config.evolution(t),
+                    raw_table: route.raw_table,
+                }
+            })
+            .collect())
+    }
+}
+
+/// The topics the config routes, given the broker's topics when it has patterns.
+pub fn routed_topics(config: &Config, broker: &dyn Broker) -> Result<Vec<String>, CliError> {
+    let topics = if config.has_patterns() {
+        broker.topics(std::time::Duration::from_secs(30))?
+    } else {
+        Vec::new()
+    };
+    Ok(config
+        .routes(&topics)?
+        .into_iter()
+        .map(|r| r.topic)
+        .collect())
+}
+
 /// The replica's spec: standalone (`run` or `refresh`) or a cluster member (etcd mode).
 pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
-    let tables = config
-        .tables
-        .iter()
-        .filter_map(|t| {
-            Some(TableSpec {
-                topic: t.topic.clone(),
-                // Validated by Config::validate.
-                target: t.target_name()?,
-                renames: t.columns.clone(),
-                unmanaged: t.unmanaged_columns.clone(),
-                fields: match &t.include_fields {
-                    Some(only) => FieldFilter::Only(only.clone()),
-                    None if t.exclude_fields.is_empty() => FieldFilter::All,
-                    None => FieldFilter::Except(t.exclude_fields.clone()),
-                },
-                key: match &t.key {
-                    Some(fields) => KeySource::Fields(fields.clone()),
-                    None => KeySource::MessageKey,
-                },
-                apply_truncates: t.truncate == TruncateMode::Apply,
-                decode: config.decode_options(t),
-                dead_letters: config.dead_letters(t),
-                soft_delete: t.delete_mode == DeleteMode::Soft,
-                evolution: config.evolution(t),
-            })
-        })
-        .collect();
+    let tables = Arc::new(ConfigRoutes(config.clone()));
     let role = match config.coordination.mode {
         CoordinationMode::Standalone => Role::Standalone { mode },
         CoordinationMode::Etcd => Role::Cluster {

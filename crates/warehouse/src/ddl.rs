@@ -43,6 +43,13 @@ pub(crate) async fn sync_target(
         let Some(key) = layout.key() else {
             return Ok(Synced::Deferred);
         };
+        // Tables of one new schema may be created at once by their mergers: one creates it.
+        tx.execute(
+            sql::LOCK_SCHEMA_CHANGES,
+            &[&quote_ident(&layout.table.schema)],
+        )
+        .await
+        .map_err(|e| classify(e, ctx))?;
         let schema_exists: bool = tx
             .query_one(sql::SCHEMA_EXISTS, &[&layout.table.schema])
             .await

@@ -106,7 +106,7 @@ impl Warehouse for PgWarehouse {
             .map_err(|e| classify(e, "preparing tidemark schema"))?;
         // Concurrent replicas may prepare at once; CREATE … IF NOT EXISTS alone races on the
         // catalog, so serialize on an advisory lock.
-        tx.execute("SELECT pg_advisory_xact_lock(7361826353)", &[])
+        tx.execute(sql::LOCK_PREPARE, &[])
             .await
             .map_err(|e| classify(e, "locking for schema creation"))?;
         for statement in sql::prepare_statements(&self.settings.schema) {
@@ -117,6 +117,21 @@ impl Warehouse for PgWarehouse {
         tx.commit()
             .await
             .map_err(|e| classify(e, "committing tidemark schema"))
+    }
+
+    async fn prepare_landing(&self, table: &TableName) -> Result<(), WarehouseError> {
+        let ctx = "creating the raw landing table";
+        let mut client = connect(&self.settings, ctx).await?;
+        let tx = client.transaction().await.map_err(|e| classify(e, ctx))?;
+        tx.execute(sql::LOCK_PREPARE, &[])
+            .await
+            .map_err(|e| classify(e, ctx))?;
+        for statement in sql::create_landing(table) {
+            tx.batch_execute(&statement)
+                .await
+                .map_err(|e| classify(e, ctx))?;
+        }
+        tx.commit().await.map_err(|e| classify(e, ctx))
     }
 
     async fn stored_key(&self, table: &TableName) -> Result<Option<Vec<String>>, WarehouseError> {

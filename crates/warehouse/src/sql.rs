@@ -49,6 +49,54 @@ pub(crate) fn insert_dead_letters(table: &str) -> String {
     )
 }
 
+/// A raw landing table (`raw_table`): every record of a topic as read, like a streaming
+/// materialized view's landing table, written in the merge's transaction.
+pub(crate) fn create_landing(table: &TableName) -> [String; 3] {
+    let t = quote_table(table);
+    [
+        format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&table.schema)),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (
+                topic           text        NOT NULL,
+                \"partition\"     integer     NOT NULL,
+                \"offset\"        bigint      NOT NULL,
+                kafka_timestamp timestamptz,
+                key             bytea,
+                value           jsonb,
+                headers         jsonb,
+                op              text,
+                applied_at      timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (topic, \"partition\", \"offset\")
+            )"
+        ),
+        format!(
+            "COMMENT ON TABLE {t} IS 'tidemark: every record of its topics as read (raw_table), \
+             written in the transaction that applied it; value NULL for a tombstone'"
+        ),
+    ]
+}
+
+/// Writes landed records: per record arrays of topic, partition, offset, Kafka timestamp
+/// (ms), key, value (JSON text) and headers (JSON text). `op` is read from the value (either
+/// envelope). A record landed again (its batch re-applied after a watermark reset) is kept
+/// once.
+pub(crate) fn insert_landed(table: &TableName) -> String {
+    format!(
+        "INSERT INTO {} (topic, \"partition\", \"offset\", kafka_timestamp, key, value, headers, op)
+         SELECT u.topic, u.p, u.o, to_timestamp(u.ts / 1000.0), u.k, u.v, u.h,
+                coalesce(u.v->'payload'->>'op', u.v->>'op')
+         FROM (SELECT topic, p, o, ts, k, v::jsonb AS v, h::jsonb AS h
+               FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::bigint[], $5::bytea[],
+                           $6::text[], $7::text[]) AS x(topic, p, o, ts, k, v, h)) AS u
+         ON CONFLICT (topic, \"partition\", \"offset\") DO NOTHING",
+        quote_table(table)
+    )
+}
+
+/// Serializes tidemark's own DDL across replicas (`CREATE … IF NOT EXISTS` alone races on the
+/// catalog).
+pub(crate) const LOCK_PREPARE: &str = "SELECT pg_advisory_xact_lock(7361826353)";
+
 pub(crate) fn table_keys_table(schema: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident("table_keys"))
 }
@@ -143,8 +191,8 @@ pub(crate) const DESCRIBE: &str = "
       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
     ORDER BY a.attnum";
 
-/// Serializes the schema changes of one target (`$1`, its quoted name) across replicas, until
-/// the transaction ends.
+/// Serializes the schema changes of one target (`$1`, its quoted name) across replicas and
+/// mergers, until the transaction ends; with a quoted schema name, the creation of the schema.
 pub(crate) const LOCK_SCHEMA_CHANGES: &str =
     "SELECT pg_advisory_xact_lock(hashtext('tidemark schema change ' || $1::text))";
 

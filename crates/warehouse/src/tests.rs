@@ -95,6 +95,7 @@ fn request(changes: Vec<Change>, next_offset: i64, epoch: i64) -> MergeRequest {
             epoch: Epoch(epoch),
         }],
         dead_letters: Vec::new(),
+        landing: None,
     }
 }
 

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tidemark_model::{LayoutCell, TableBatchStats, TableLayout};
-use tidemark_ports::{MergeRequest, TableWriter, WarehouseError};
+use tidemark_ports::{Landing, MergeRequest, TableWriter, WarehouseError};
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
@@ -261,6 +261,9 @@ impl PgTableWriter {
             lap(3);
         }
         stats.dead_letters = dead_letters(&tx, &settings, &layout, request).await?;
+        if let Some(landing) = &request.landing {
+            land(&tx, landing).await?;
+        }
         crate::failpoint::before_commit();
         advance(&tx, &watermarks, &pipeline, request).await?;
         tx.commit()
@@ -316,6 +319,58 @@ async fn dead_letters(
     )
     .await
     .map_err(|e| classify(e, "writing dead letters"))
+}
+
+/// Writes the batch's records to the raw landing table, in the merge's transaction.
+async fn land(tx: &Transaction<'_>, landing: &Landing) -> Result<(), WarehouseError> {
+    let records = &landing.records;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let topics: Vec<&str> = records.iter().map(|r| &*r.tp.topic).collect();
+    let partitions: Vec<i32> = records.iter().map(|r| r.tp.partition).collect();
+    let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+    let timestamps: Vec<Option<i64>> = records.iter().map(|r| r.timestamp_ms).collect();
+    let keys: Vec<Option<&[u8]>> = records.iter().map(|r| r.key.as_deref()).collect();
+    // Decoded records: their values are JSON, so UTF-8.
+    let values: Vec<Option<&str>> = records
+        .iter()
+        .map(|r| r.value.as_deref().and_then(|v| std::str::from_utf8(v).ok()))
+        .collect();
+    let headers: Vec<Option<String>> = records.iter().map(|r| headers_json(&r.headers)).collect();
+    tx.execute(
+        &sql::insert_landed(&landing.table),
+        &[
+            &topics,
+            &partitions,
+            &offsets,
+            &timestamps,
+            &keys,
+            &values,
+            &headers,
+        ],
+    )
+    .await
+    .map_err(|e| classify(e, "writing the raw landing table"))?;
+    Ok(())
+}
+
+/// Headers as a JSON array of `{"key": …, "value": …}` (the value as UTF-8 text, lossily; null
+/// for a header without one), or `None` without headers.
+fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Option<String> {
+    if headers.is_empty() {
+        return None;
+    }
+    let list: Vec<serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            serde_json::json!({
+                "key": k,
+                "value": v.as_deref().map(String::from_utf8_lossy),
+            })
+        })
+        .collect();
+    Some(serde_json::Value::Array(list).to_string())
 }
 
 /// Records the table's key if no merge has, in the merge's own transaction, and fails if the

@@ -35,6 +35,8 @@ fn record(offset: i64) -> ReadEvent {
         offset,
         key: Some(format!(r#"{{"id":{offset}}}"#).into_bytes()),
         value: Some(value.into_bytes()),
+        timestamp_ms: None,
+        headers: Vec::new(),
     })
 }
 
@@ -121,6 +123,7 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
                         .expect("decoder"),
                     apply_truncates: false,
                     dead_letters: false,
+                    raw_table: None,
                 },
             )]),
             positions: HashMap::from([(tp, 0)]),

@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tidemark_config::{Config, CoordinationMode};
-use tidemark_model::TableBatchStats;
-use tidemark_pipeline::{run_replica, Mode, RunSummary, TableSummary};
+use tidemark_pipeline::{run_replica, Mode, RunSummary};
 use tidemark_ports::{Broker, Warehouse};
 
 use crate::error::CliError;
@@ -42,7 +41,7 @@ pub fn refresh(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     };
     let summary = execute(&config, Mode::Refresh, progress)?;
     let offsets = stored_offsets(&config)?;
-    print_summary(&config, &summary, &offsets, json);
+    print_summary(&summary, &offsets, json);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -61,7 +60,7 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
     let spec = wiring::spec(config, mode);
     let broker: Arc<dyn Broker> = wiring::broker(config)?;
     let warehouse: Arc<dyn Warehouse> = wiring::warehouse(config)?;
-    let summary = Arc::new(Mutex::new(initial_summary(config)));
+    let summary = Arc::new(Mutex::new(RunSummary::default()));
     let system = actix::System::new();
     let result = system.block_on(async move {
         let reporter = tokio::spawn(report_progress(summary.clone(), progress));
@@ -76,24 +75,6 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
         result
     });
     Ok(result?)
-}
-
-fn initial_summary(config: &Config) -> RunSummary {
-    let mut s = RunSummary::default();
-    for t in &config.tables {
-        if let Some(target) = t.target_name() {
-            s.tables.insert(
-                t.topic.clone(),
-                TableSummary {
-                    target,
-                    stats: TableBatchStats::default(),
-                    offsets: BTreeMap::new(),
-                    merges: 0,
-                },
-            );
-        }
-    }
-    s
 }
 
 async fn report_progress(summary: Arc<Mutex<RunSummary>>, progress: Progress) {
@@ -173,34 +154,28 @@ pub fn stored_marks(config: &Config) -> Result<StoredMarks, CliError> {
     Ok(out)
 }
 
-fn print_summary(
-    config: &Config,
-    summary: &RunSummary,
-    offsets: &BTreeMap<String, BTreeMap<i32, i64>>,
-    json: bool,
-) {
+fn print_summary(summary: &RunSummary, offsets: &BTreeMap<String, BTreeMap<i32, i64>>, json: bool) {
     let empty = BTreeMap::new();
     if json {
-        let tables: Vec<serde_json::Value> = config
+        let tables: Vec<serde_json::Value> = summary
             .tables
             .iter()
-            .map(|t| {
-                let s = summary.tables.get(&t.topic);
-                let stats = s.map(|s| s.stats).unwrap_or_default();
+            .map(|(topic, s)| {
+                let stats = s.stats;
                 let offs: serde_json::Map<String, serde_json::Value> = offsets
-                    .get(&t.topic)
+                    .get(topic)
                     .unwrap_or(&empty)
                     .iter()
                     .map(|(p, o)| (p.to_string(), (*o).into()))
                     .collect();
                 serde_json::json!({
-                    "topic": t.topic,
-                    "target": t.target,
+                    "topic": topic,
+                    "target": s.target.to_string(),
                     "events": stats.events,
                     "upserts": stats.upserts,
                     "deletes": stats.deletes,
                     "dead_letters": stats.dead_letters,
-                    "merges": s.map(|s| s.merges).unwrap_or(0),
+                    "merges": s.merges,
                     "offsets": offs,
                 })
             })
@@ -212,22 +187,18 @@ fn print_summary(
         "{:<32} {:<40} {:>10} {:>10} {:>10}  final offsets (partition=next)",
         "table", "topic", "events", "upserted", "deleted"
     );
-    for t in &config.tables {
-        let stats = summary
-            .tables
-            .get(&t.topic)
-            .map(|s| s.stats)
-            .unwrap_or_default();
+    for (topic, s) in &summary.tables {
+        let stats = s.stats;
         let offs: Vec<String> = offsets
-            .get(&t.topic)
+            .get(topic)
             .unwrap_or(&empty)
             .iter()
             .map(|(p, o)| format!("{p}={o}"))
             .collect();
         println!(
             "{:<32} {:<40} {:>10} {:>10} {:>10}  {}",
-            t.target,
-            t.topic,
+            s.target.to_string(),
+            topic,
             stats.events,
             stats.upserts,
             stats.deletes,

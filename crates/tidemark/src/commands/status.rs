@@ -22,11 +22,11 @@ pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     };
     let broker = wiring::broker(&config)?;
     let mut rows = Vec::new();
-    for t in &config.tables {
-        for p in broker.partitions(&t.topic, Duration::from_secs(30))? {
-            let tp = TopicPartition::new(t.topic.as_str(), p);
+    for topic in wiring::routed_topics(&config, &*broker)? {
+        for p in broker.partitions(&topic, Duration::from_secs(30))? {
+            let tp = TopicPartition::new(topic.as_str(), p);
             let (low, high) = broker.watermarks(&tp, Duration::from_secs(30))?;
-            let mark = marks.get(&t.topic).and_then(|o| o.get(&p)).copied();
+            let mark = marks.get(&topic).and_then(|o| o.get(&p)).copied();
             let next = mark.map(|(next, _)| next);
             let epoch = mark.map(|(_, epoch)| epoch);
             let lag = high - next.unwrap_or(low);
