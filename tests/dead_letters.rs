@@ -29,23 +29,6 @@ fn key(id: &str) -> Vec<u8> {
     format!(r#"{{"id":{id}}}"#).into_bytes()
 }
 
-fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-    block_on(async {
-        let client = tidemark_testkit::connect(url).await.expect("connect");
-        client
-            .query(sql, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.get::<_, Option<String>>(i))
-                    .collect()
-            })
-            .collect()
-    })
-}
-
 #[test]
 fn bad_records_become_dead_letters_and_the_rest_applies() {
     let stack = Stack::start();
@@ -154,7 +137,7 @@ fn bad_records_become_dead_letters_and_the_rest_applies() {
     assert_eq!(summary_total(&summary, "dead_letters"), 6, "{summary}");
 
     assert_eq!(
-        rows(
+        query_text(
             &stack.url(),
             "SELECT id::text, amount::text, placed_at::text, note FROM public.orders ORDER BY id"
         ),
@@ -288,7 +271,7 @@ fn soft_deletes_keep_the_row_and_mark_it() {
     // One batch: 3's delete is replaced by its re-insert, 4 was never there.
     assert_eq!(summary_total(&summary, "deletes"), 1, "{summary}");
     assert_eq!(
-        rows(
+        query_text(
             &stack.url(),
             "SELECT id::text, name, \"__deleted\"::text, (\"__deleted_at\" IS NOT NULL)::text \
              FROM public.items ORDER BY id"

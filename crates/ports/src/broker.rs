@@ -23,12 +23,16 @@ impl RawRecord {
     pub fn payload_len(&self) -> usize {
         self.key.as_ref().map_or(0, Vec::len)
             + self.value.as_ref().map_or(0, Vec::len)
-            + self
-                .headers
-                .iter()
-                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
-                .sum::<usize>()
+            + headers_len(&self.headers)
     }
+}
+
+/// Bytes held by a record's headers, for memory accounting.
+pub fn headers_len(headers: &[(String, Option<Vec<u8>>)]) -> usize {
+    headers
+        .iter()
+        .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+        .sum()
 }
 
 /// What a reader reports.

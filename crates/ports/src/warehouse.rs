@@ -152,11 +152,7 @@ impl LandedRecord {
         std::mem::size_of::<Self>()
             + self.key.as_ref().map_or(0, Vec::len)
             + self.value.as_ref().map_or(0, Vec::len)
-            + self
-                .headers
-                .iter()
-                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
-                .sum::<usize>()
+            + crate::broker::headers_len(&self.headers)
     }
 }
 
