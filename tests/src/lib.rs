@@ -386,6 +386,8 @@ pub fn summary_total(summary: &serde_json::Value, field: &str) -> u64 {
 pub struct Running {
     pub child: Child,
     pub log: PathBuf,
+    /// The port of its HTTP endpoints (a free one, so replicas and tests run side by side).
+    pub http_port: u16,
 }
 
 impl Running {
@@ -395,15 +397,21 @@ impl Running {
 
     pub fn start_with_env(config: &Path, log: PathBuf, env: &[(&str, &str)]) -> Running {
         let file = std::fs::File::create(&log).expect("log file");
+        let http_port = tidemark_testkit::free_port();
         let child = Command::new(tidemark_bin())
             .args(["run", "--config", &config.display().to_string()])
             .env("TIDEMARK_LOG", "info")
+            .env("TIDEMARK__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
             .expect("spawn tidemark run");
-        Running { child, log }
+        Running {
+            child,
+            log,
+            http_port,
+        }
     }
 
     pub fn signal(&self, sig: i32) {

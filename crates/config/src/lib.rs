@@ -55,6 +55,9 @@ pub struct Config {
     /// What happens to a record that cannot be applied.
     #[serde(default)]
     pub errors: ErrorsConfig,
+    /// The HTTP endpoints of `run` (health, metrics, status).
+    #[serde(default)]
+    pub http: HttpConfig,
     /// One entry per Debezium topic: the table it is applied to.
     pub tables: Vec<TableConfig>,
 }
@@ -265,6 +268,34 @@ pub struct ErrorsConfig {
     pub mode: ErrorMode,
 }
 
+/// The HTTP endpoints `run` serves on one port: `/healthz` (the process is alive), `/readyz`
+/// (connected to Kafka and the warehouse, holding its lease in etcd mode, not draining: 200,
+/// else 503 with the reasons), `/metrics` (Prometheus text format) and `/status` (the JSON of
+/// `tidemark status --json`). `refresh` and the other commands serve none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Serve the endpoints in `run`.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address to listen on, `host:port`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:9187".to_string()
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_listen(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorMode {
@@ -418,6 +449,12 @@ impl Config {
             return Err(invalid(
                 "warehouse.dialect",
                 "\"redshift\" is not supported by this version yet; use \"postgres\"",
+            ));
+        }
+        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "http.listen",
+                "must be `address:port`, e.g. \"0.0.0.0:9187\"",
             ));
         }
         let c = &self.coordination;

@@ -26,9 +26,11 @@ pub(crate) fn spawn_fetcher(
         while !stop.load(Ordering::Relaxed) {
             let mut events = Vec::with_capacity(CHUNK);
             if let Err(e) = reader.poll(CHUNK, Duration::from_millis(100), &mut events) {
+                tidemark_telemetry::health().set_kafka_ok(false);
                 let _ = tx.blocking_send(FetchedChunk::Failed(e));
                 return;
             }
+            tidemark_telemetry::health().set_kafka_ok(true);
             if events.is_empty() {
                 continue;
             }

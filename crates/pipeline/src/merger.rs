@@ -71,7 +71,9 @@ impl Handler<MergeBatch> for TableMerger {
         };
         let stopping = self.stopping.clone();
         let table = self.table.clone();
+        let label = table.to_string();
         let work = async move {
+            let started = std::time::Instant::now();
             let mut writer = writer;
             let mut retry = Retry::new();
             let span = tracing::info_span!(
@@ -103,9 +105,17 @@ impl Handler<MergeBatch> for TableMerger {
                         pieces = more;
                         continue;
                     }
+                    if matches!(e, WarehouseError::Fenced { .. }) {
+                        tidemark_telemetry::metrics().fence_rejections.inc();
+                    }
                     if !e.is_retriable() {
                         break Err(MergeFailure::Failed(e));
                     }
+                    tidemark_telemetry::health().set_warehouse_ok(false);
+                    tidemark_telemetry::metrics()
+                        .merge_retries
+                        .with_label_values(&[&label])
+                        .inc();
                     let Some(delay) = retry.next_delay() else {
                         break Err(MergeFailure::GaveUp {
                             source: e,
@@ -124,6 +134,9 @@ impl Handler<MergeBatch> for TableMerger {
             }
             .instrument(span)
             .await;
+            if let Ok(stats) = &result {
+                record_metrics(&label, &batch, stats, started.elapsed());
+            }
             (writer, batch, result)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
@@ -189,4 +202,38 @@ enum MergeFailure {
         attempts: u32,
         elapsed: std::time::Duration,
     },
+}
+
+/// A committed batch in the metrics: rows, duration, and each record's freshness.
+fn record_metrics(
+    table: &str,
+    batch: &MergeBatch,
+    stats: &TableBatchStats,
+    took: std::time::Duration,
+) {
+    let m = tidemark_telemetry::metrics();
+    tidemark_telemetry::health().set_warehouse_ok(true);
+    m.rows_upserted
+        .with_label_values(&[table])
+        .inc_by(stats.upserts);
+    m.rows_deleted
+        .with_label_values(&[table])
+        .inc_by(stats.deletes);
+    m.dead_letters
+        .with_label_values(&[table])
+        .inc_by(stats.dead_letters);
+    m.batches.with_label_values(&[table]).inc();
+    m.batch_records
+        .with_label_values(&[table])
+        .observe(stats.events as f64);
+    m.merge_seconds
+        .with_label_values(&[table])
+        .observe(took.as_secs_f64());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let freshness = m.freshness(table);
+    for ts in &batch.timestamps {
+        freshness.observe((now_ms - ts).max(0) as f64 / 1000.0);
+    }
 }

@@ -33,6 +33,8 @@ pub(crate) struct MergeBatch {
     /// Memory of the records in this batch, released when it is merged. Held for its `Drop`.
     #[allow(dead_code)]
     pub memory: Option<OwnedSemaphorePermit>,
+    /// The Kafka timestamps (ms) of the batch's records, for `tidemark_freshness_seconds`.
+    pub timestamps: Vec<i64>,
 }
 
 /// Asks an owner to stop fetching, flush what it holds, wait for its merges and report.

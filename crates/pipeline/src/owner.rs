@@ -39,6 +39,8 @@ pub(crate) struct Route {
     pub dead_letters: bool,
     /// `raw_table`: every decoded record is also written as read to this table.
     pub raw_table: Option<TableName>,
+    /// Counts the topic's records read (`tidemark_events_read_total`).
+    pub events: tidemark_telemetry::IntCounter,
 }
 
 /// Records of one table collected since the last batch was cut.
@@ -59,6 +61,8 @@ struct Pending {
     /// The memory of records kept whole (dead letters, landed), counted against `max_bytes`
     /// like rows (one may be 10 MB).
     whole_bytes: usize,
+    /// The records' Kafka timestamps (ms), for the freshness of each at commit.
+    timestamps: Vec<i64>,
 }
 
 impl Pending {
@@ -72,6 +76,7 @@ impl Pending {
             dead_letters: Vec::new(),
             landed: Vec::new(),
             whole_bytes: 0,
+            timestamps: Vec::new(),
         }
     }
 
@@ -190,6 +195,7 @@ impl PartitionOwner {
             coord,
             &mut self.scratch,
         );
+        route.events.inc();
         let apply_truncates = route.apply_truncates;
         let landing = route.raw_table.is_some();
         let (decoded, letter) = match decoded {
@@ -245,6 +251,9 @@ impl PartitionOwner {
             pending.batch.push(change);
         }
         pending.batch.events += 1;
+        if let Some(ts) = record.timestamp_ms {
+            pending.timestamps.push(ts);
+        }
         pending.offsets.insert(record.partition, record.offset + 1);
         // The record's share of its chunk's memory moves into the batch that holds it.
         if let Some(chunk_memory) = self.deferred_memory.as_mut() {
@@ -381,6 +390,7 @@ impl PartitionOwner {
             slice: self.slice,
             slot,
             memory: pending.memory,
+            timestamps: pending.timestamps,
             counted: self.in_flight.enter(),
         });
     }

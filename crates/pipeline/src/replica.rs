@@ -55,7 +55,7 @@ pub async fn run_replica(
         let topics_changed = AtomicBool::new(false);
         let stop = async {
             tokio::select! {
-                () = &mut shutdown => {}
+                () = &mut shutdown => tidemark_telemetry::health().set_draining(true),
                 () = watch_topics(&*routes, &broker, &routed, refresh) => {
                     topics_changed.store(true, Ordering::Relaxed);
                 }

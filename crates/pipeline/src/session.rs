@@ -128,8 +128,14 @@ pub(crate) async fn run_sessions(
             j = coordinator.join(&lifecycle.member, lifecycle.lease_ttl, floor) => j,
             _ = &mut shutdown => return Ok(snapshot(&summary)),
         };
+        let health = tidemark_telemetry::health();
+        // The static membership of a standalone replica never expires.
+        health.set_needs_lease(lifecycle.lease_ttl != Duration::MAX);
         let membership = match joined {
-            Ok(m) => m,
+            Ok(m) => {
+                health.set_lease_held(true);
+                m
+            }
             Err(e) => {
                 tracing::warn!(error = %ErrorChain(&e), retry_in = ?backoff, "cannot join the cluster");
                 tokio::time::sleep(backoff).await;
@@ -162,9 +168,16 @@ pub(crate) async fn run_sessions(
             partitions: Vec::new(),
             partitions_read: None,
         };
-        match session.run(&mut shutdown).await? {
+        health.set_running(true);
+        let end = session.run(&mut shutdown).await;
+        health.set_running(false);
+        tidemark_telemetry::metrics().owned_partitions.set(0);
+        match end? {
             SessionEnd::Finished => return Ok(snapshot(&summary)),
-            SessionEnd::Rejoin => tracing::warn!("stepped down; rejoining with a new lease"),
+            SessionEnd::Rejoin => {
+                health.set_lease_held(false);
+                tracing::warn!("stepped down; rejoining with a new lease")
+            }
         }
     }
 }
@@ -191,6 +204,7 @@ impl Session<'_> {
                 Ok(()) => {}
                 Err(PipelineError::Coordination(CoordError::LeaseLost(why))) => {
                     tracing::warn!(%why, "lease lost");
+                    tidemark_telemetry::metrics().lease_losses.inc();
                     return self.end(SessionEnd::Rejoin, None).await;
                 }
                 Err(e) if transient(&e) => {
@@ -201,6 +215,12 @@ impl Session<'_> {
             if self.lifecycle.refresh && self.refresh_complete() {
                 return self.end(SessionEnd::Finished, None).await;
             }
+            let m = tidemark_telemetry::metrics();
+            let held: usize = self.slots.iter().map(|s| s.held.len()).sum();
+            m.owned_partitions
+                .set(i64::try_from(held).unwrap_or(i64::MAX));
+            m.in_flight_bytes
+                .set(i64::try_from(self.workers.budget.in_use()).unwrap_or(i64::MAX));
             let membership = &self.membership;
             let events = &mut self.workers.events;
             let woke = tokio::select! {
@@ -213,6 +233,7 @@ impl Session<'_> {
                 Woke::Tick | Woke::Event(None) => {}
                 Woke::LeaseLost => {
                     tracing::warn!("lease lost: stopping every owner");
+                    tidemark_telemetry::metrics().lease_losses.inc();
                     return self.end(SessionEnd::Rejoin, None).await;
                 }
                 Woke::Shutdown => {

@@ -62,7 +62,7 @@ pub(crate) struct Workers {
     layouts: HashMap<String, Arc<LayoutCell>>,
     limits: BatchLimits,
     mergers: HashMap<String, (Addr<TableMerger>, Arbiter)>,
-    budget: MemoryBudget,
+    pub(crate) budget: MemoryBudget,
     /// Set when the session gives up (an error elsewhere, or the lease is gone): mergers stop
     /// retrying. Not set by a graceful drain, whose merges still retry to success.
     stopping: Arc<AtomicBool>,
@@ -147,6 +147,9 @@ impl Workers {
                     apply_truncates: t.apply_truncates,
                     dead_letters: t.dead_letters,
                     raw_table: t.raw_table.clone(),
+                    events: tidemark_telemetry::metrics()
+                        .events_read
+                        .with_label_values(&[&t.topic]),
                 },
             );
         }

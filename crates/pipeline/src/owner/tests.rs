@@ -124,6 +124,9 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
                     apply_truncates: false,
                     dead_letters: false,
                     raw_table: None,
+                    events: tidemark_telemetry::metrics()
+                        .events_read
+                        .with_label_values(&[TOPIC]),
                 },
             )]),
             positions: HashMap::from([(tp, 0)]),

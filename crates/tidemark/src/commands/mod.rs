@@ -1,6 +1,6 @@
 mod demo;
 mod run;
-mod status;
+pub(crate) mod status;
 mod validate;
 
 use std::process::ExitCode;

@@ -62,7 +62,11 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
     let warehouse: Arc<dyn Warehouse> = wiring::warehouse(config)?;
     let summary = Arc::new(Mutex::new(RunSummary::default()));
     let system = actix::System::new();
+    let config = config.clone();
     let result = system.block_on(async move {
+        if mode == Mode::Run {
+            crate::http::serve(&config, broker.clone(), summary.clone())?;
+        }
         let reporter = tokio::spawn(report_progress(summary.clone(), progress));
         let last = summary.clone();
         let result = run_replica(spec, broker, warehouse, shutdown_signal(), summary).await;
@@ -72,9 +76,9 @@ pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSum
             show_progress(&last, progress);
         }
         StatusLine::get().finish();
-        result
+        Ok::<_, CliError>(result?)
     });
-    Ok(result?)
+    result
 }
 
 async fn report_progress(summary: Arc<Mutex<RunSummary>>, progress: Progress) {

@@ -10,19 +10,27 @@ use crate::commands::run::stored_marks;
 use crate::error::CliError;
 use crate::wiring;
 
-/// Prints members and ownership (etcd mode), and per partition: the stored next offset and
-/// fencing epoch (the epoch of the owner that last claimed or committed it), the log's start
-/// and high-water mark, and the lag.
-pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
-    let config = Config::load(path)?;
-    let marks = stored_marks(&config)?;
+/// One partition's row: (partition, stored next offset, log start, high-water mark, lag,
+/// (owner, stored epoch)).
+type Row = (
+    TopicPartition,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+    (Option<String>, Option<i64>),
+);
+
+/// Members and ownership (etcd mode), and per routed partition its stored progress and log.
+fn gather(config: &Config) -> Result<(Option<ClusterView>, Vec<Row>), CliError> {
+    let marks = stored_marks(config)?;
     let view = match config.coordination.mode {
-        CoordinationMode::Etcd => Some(cluster_view(&config)?),
+        CoordinationMode::Etcd => Some(cluster_view(config)?),
         CoordinationMode::Standalone => None,
     };
-    let broker = wiring::broker(&config)?;
+    let broker = wiring::broker(config)?;
     let mut rows = Vec::new();
-    for topic in wiring::routed_topics(&config, &*broker)? {
+    for topic in wiring::routed_topics(config, &*broker)? {
         for p in broker.partitions(&topic, Duration::from_secs(30))? {
             let tp = TopicPartition::new(topic.as_str(), p);
             let (low, high) = broker.watermarks(&tp, Duration::from_secs(30))?;
@@ -37,33 +45,50 @@ pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             rows.push((tp, next, low, high, lag, (owner, epoch)));
         }
     }
-    let now_ms = std::time::SystemTime::now()
+    Ok((view, rows))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// What `status --json` prints (and the HTTP `/status` serves).
+pub fn status_json(config: &Config) -> Result<serde_json::Value, CliError> {
+    let (view, rows) = gather(config)?;
+    let now_ms = now_ms();
+    let members: Vec<serde_json::Value> = view
+        .iter()
+        .flat_map(|v| v.members.iter())
+        .map(|m| {
+            serde_json::json!({"id": m.info.id, "address": m.info.address, "slices": m.info.slices,
+                "lease_age_ms": now_ms - m.info.joined_at_ms})
+        })
+        .collect();
+    let parts: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(tp, next, low, high, lag, owner)| {
+            serde_json::json!({"topic": &*tp.topic, "partition": tp.partition, "next_offset": next,
+                "log_start": low, "high_watermark": high, "lag": lag,
+                "owner": owner.0, "epoch": owner.1})
+        })
+        .collect();
+    Ok(serde_json::json!({ "members": members, "partitions": parts }))
+}
+
+/// Prints members and ownership (etcd mode), and per partition: the stored next offset and
+/// fencing epoch (the epoch of the owner that last claimed or committed it), the log's start
+/// and high-water mark, and the lag.
+pub fn status(path: &Path, json: bool) -> Result<ExitCode, CliError> {
+    let config = Config::load(path)?;
     if json {
-        let members: Vec<serde_json::Value> = view
-            .iter()
-            .flat_map(|v| v.members.iter())
-            .map(|m| {
-                serde_json::json!({"id": m.info.id, "address": m.info.address, "slices": m.info.slices,
-                    "lease_age_ms": now_ms - m.info.joined_at_ms})
-            })
-            .collect();
-        let parts: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(tp, next, low, high, lag, owner)| {
-                serde_json::json!({"topic": &*tp.topic, "partition": tp.partition, "next_offset": next,
-                    "log_start": low, "high_watermark": high, "lag": lag,
-                    "owner": owner.0, "epoch": owner.1})
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "members": members, "partitions": parts })
-        );
+        println!("{}", status_json(&config)?);
         return Ok(ExitCode::SUCCESS);
     }
+    let (view, rows) = gather(&config)?;
+    let now_ms = now_ms();
     if let Some(v) = &view {
         println!("members ({}):", v.members.len());
         for m in &v.members {

@@ -1,0 +1,153 @@
+//! The HTTP endpoints of `run`: `/healthz`, `/readyz` (ready once connected and running; 503
+//! "draining" during a SIGTERM drain), `/metrics` (the counters of what was applied, freshness,
+//! owned partitions, lag falling to 0 after catch-up) and `/status`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use tidemark_e2e::*;
+
+const ID: &str = r#"{"type":"int32","optional":false,"field":"id"}"#;
+const NAME: &str = r#"{"type":"string","optional":true,"field":"name"}"#;
+const TOPIC: &str = "shop.shop.items";
+
+/// `GET path` with HTTP/1.0 (the server closes the connection after the response).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn wait_for(what: &str, running: &mut Running, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        running.assert_alive();
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within 60 s\n{}",
+            running.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of one sample line (`name{labels} value`) of the exposition.
+fn sample(metrics: &str, line_start: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn produce(stack: &Stack, ids: std::ops::Range<i64>) {
+    let records = ids
+        .map(|id| {
+            connect_record(
+                TOPIC,
+                0,
+                id,
+                ID,
+                &[ID, NAME],
+                &format!(r#"{{"id":{id},"name":"n{id}"}}"#),
+            )
+        })
+        .collect::<Vec<_>>();
+    block_on(tidemark_testkit::produce(stack.kafka.bootstrap(), records)).expect("produce");
+}
+
+#[test]
+fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
+    let stack = Stack::start();
+    stack.kafka.create_topic(TOPIC, 1).expect("topic");
+    let config = stack.dir.path().join("http.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\nauto_create = true\n\
+             [[tables]]\ntopic = {TOPIC:?}\ntarget = \"public.items\"\n",
+            stack.kafka.bootstrap(),
+            stack.url()
+        ),
+    )
+    .expect("config");
+    produce(&stack, 0..100);
+    let mut running = Running::start(&config, stack.dir.path().join("run.log"));
+    let port = running.http_port;
+    wait_for("/readyz 200", &mut running, || {
+        get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    });
+    assert_eq!(get(port, "/healthz"), Some((200, "ok\n".to_string())));
+
+    let table = "table=\"public.items\"";
+    wait_for("100 rows upserted", &mut running, || {
+        get(port, "/metrics")
+            .and_then(|(_, m)| sample(&m, &format!("tidemark_rows_upserted_total{{{table}}}")))
+            == Some(100.0)
+    });
+    let (status, metrics) = get(port, "/metrics").expect("/metrics");
+    assert_eq!(status, 200);
+    let expect = |line: &str, want: f64| {
+        assert_eq!(sample(&metrics, line), Some(want), "{line} in\n{metrics}");
+    };
+    expect(
+        &format!("tidemark_events_read_total{{topic=\"{TOPIC}\"}}"),
+        100.0,
+    );
+    expect(
+        &format!("tidemark_freshness_seconds_count{{{table}}}"),
+        100.0,
+    );
+    expect("tidemark_owned_partitions", 1.0);
+    expect(&format!("tidemark_dead_letters_total{{{table}}}"), 0.0);
+    assert!(
+        sample(&metrics, &format!("tidemark_batches_total{{{table}}}")).is_some_and(|b| b >= 1.0)
+    );
+    assert!(sample(
+        &metrics,
+        &format!("tidemark_merge_duration_seconds_count{{{table}}}")
+    )
+    .is_some_and(|b| b >= 1.0));
+    let lag = format!("tidemark_consumer_lag_messages{{partition=\"0\",topic=\"{TOPIC}\"}}");
+    wait_for("lag measured as 0", &mut running, || {
+        get(port, "/metrics").and_then(|(_, m)| sample(&m, &lag)) == Some(0.0)
+    });
+    let (status, body) = get(port, "/status").expect("/status");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("status JSON");
+    assert_eq!(json["partitions"][0]["next_offset"], 100, "{json}");
+    assert_eq!(json["partitions"][0]["lag"], 0, "{json}");
+
+    // Hold the next merge on a table lock, so the drain takes as long as the test wants.
+    // A runtime that outlives the statements: it drives the locking connection.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let locker = rt
+        .block_on(tidemark_testkit::connect(&stack.url()))
+        .expect("connect");
+    rt.block_on(locker.batch_execute("BEGIN; LOCK TABLE public.items IN ACCESS EXCLUSIVE MODE"))
+        .expect("lock");
+    produce(&stack, 100..101);
+    std::thread::sleep(Duration::from_millis(500));
+    running.signal(libc::SIGTERM);
+    wait_for("/readyz 503 draining", &mut running, || {
+        get(port, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("draining"))
+    });
+    rt.block_on(locker.batch_execute("COMMIT")).expect("unlock");
+    let exit = running.terminate(Duration::from_secs(30));
+    assert!(exit.success(), "{exit}\n{}", running.log_text());
+    assert_eq!(
+        query_text(&stack.url(), "SELECT count(*)::text FROM public.items"),
+        [[Some("101".to_string())]],
+        "the drain applied the held record"
+    );
+}
