@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks helm/tidemark and deploy/Dockerfile with real tools, no cluster and no network.
+"""Checks helm/tidemark, deploy/Dockerfile and deploy/grafana with real tools, no cluster and no
+network.
 
 - Helm itself (Helm's Go SDK, through helm-python-sdk's bundled libhelm_c): `helm lint --strict`
   and `helm template` (schema validation, then rendering) of the chart with each
@@ -9,8 +10,12 @@
 - The rendered tidemark.toml through `$TIDEMARK_BIN validate`, with the environment the
   Deployment gives the container (Secrets replaced by stand-ins).
 - deploy/Dockerfile through a Dockerfile parser (dockerfile-parse).
+- deploy/grafana/tidemark-dashboard.json: it parses, and its queries (read by dashboard_metrics.py,
+  beside this file) use only the metrics tidemark exports (KNOWN_METRICS), each with its own
+  labels, and every one of them.
 
-Usage (from anywhere):
+`cargo xtask test` runs it after the test suite (and `cargo xtask chart-check` alone), in a venv
+of its own in the tools cache. By hand, from anywhere:
     python3 -m venv /tmp/helmvenv && /tmp/helmvenv/bin/pip install -r tests/helm/requirements.txt
     TIDEMARK_BIN=target/debug/tidemark /tmp/helmvenv/bin/python tests/helm/check_chart.py
 
@@ -38,6 +43,7 @@ CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
 BAD_VALUES = sorted((REPO / "tests" / "helm" / "bad-values").glob("*.yaml"))
 SERVICEMONITOR_SCHEMA = REPO / "tests" / "helm" / "schemas" / "servicemonitor-monitoring-v1.json"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
+DASHBOARD = REPO / "deploy" / "grafana" / "tidemark-dashboard.json"
 KUBE_VERSION = "1.30.0"
 RELEASE, NAMESPACE = "ci", "tidemark"
 CONFIG_PATH = "/etc/tidemark/tidemark.toml"
@@ -46,6 +52,26 @@ CONFIG_PATH = "/etc/tidemark/tidemark.toml"
 BAD_KEYS_DEFAULT = ["replicaCount", "port", "replicas"]
 # What a Secret reference stands for when tidemark validate reads the rendered config.
 PLACEHOLDER_WAREHOUSE_URL = "postgres://tidemark:stand-in@warehouse.invalid:5432/tidemark"
+# What tidemark's /metrics exports (crates/telemetry): family name -> (type, labels). The
+# dashboard may use these and nothing else; the autoscaler's default metric is one of them.
+KNOWN_METRICS: dict[str, tuple[str, frozenset[str]]] = {
+    "tidemark_events_read_total": ("counter", frozenset({"topic"})),
+    "tidemark_rows_upserted_total": ("counter", frozenset({"table"})),
+    "tidemark_rows_deleted_total": ("counter", frozenset({"table"})),
+    "tidemark_dead_letters_total": ("counter", frozenset({"table"})),
+    "tidemark_batches_total": ("counter", frozenset({"table"})),
+    "tidemark_batch_records": ("histogram", frozenset({"table"})),
+    "tidemark_merge_duration_seconds": ("histogram", frozenset({"table"})),
+    "tidemark_freshness_seconds": ("histogram", frozenset({"table"})),
+    "tidemark_merge_retries_total": ("counter", frozenset({"table"})),
+    "tidemark_fence_rejections_total": ("counter", frozenset()),
+    "tidemark_owned_partitions": ("gauge", frozenset()),
+    "tidemark_in_flight_bytes": ("gauge", frozenset()),
+    "tidemark_lease_losses_total": ("counter", frozenset()),
+    "tidemark_consumer_lag_messages": ("gauge", frozenset({"topic", "partition"})),
+}
+# Labels Prometheus adds to every scraped series (a ServiceMonitor's target labels included).
+TARGET_LABELS = frozenset({"job", "instance", "namespace", "pod", "service", "container", "endpoint"})
 
 passed = 0
 failed = 0
@@ -318,8 +344,7 @@ def check_values_file(path: Path) -> None:
             coordination["mode"] = "etcd"
             coordination["endpoints"] = [
                 f"http://{RELEASE}-tidemark-etcd.{NAMESPACE}.svc:2379"]
-        if merged["http"]["renderConfig"]:
-            expected["http"] = {"listen": f"0.0.0.0:{merged['http']['port']}"}
+        expected["http"] = {"listen": f"0.0.0.0:{merged['http']['port']}"}
         need(cfg == expected, "rendered config differs from the values:\n"
              f"rendered: {json.dumps(cfg, sort_keys=True)}\nvalues:   {json.dumps(expected, sort_keys=True)}")
         # No literal credential in the ConfigMap, whatever the values carried.
@@ -357,12 +382,10 @@ def check_values_file(path: Path) -> None:
         need(sc.get("allowPrivilegeEscalation") is False, "privilege escalation allowed")
         need(dig(sc, "capabilities", "drop") == ["ALL"], "capabilities are not all dropped")
         need(pod.get("terminationGracePeriodSeconds", 30) >= 60, "grace period shorter than a drain")
-        probes = [p for p in ("livenessProbe", "readinessProbe") if p in c]
-        if merged["http"]["renderConfig"]:
-            need(dig(c, "livenessProbe", "httpGet") == {"path": "/healthz", "port": "http"}, "liveness probe")
-            need(dig(c, "readinessProbe", "httpGet") == {"path": "/readyz", "port": "http"}, "readiness probe")
-        else:
-            need(not probes, f"{probes} rendered without http.renderConfig: nothing listens yet")
+        need(dig(c, "livenessProbe", "httpGet") == {"path": "/healthz", "port": "http"},
+             f"liveness probe {c.get('livenessProbe')}")
+        need(dig(c, "readinessProbe", "httpGet") == {"path": "/readyz", "port": "http"},
+             f"readiness probe {c.get('readinessProbe')}")
         mode = "etcd" if merged["etcd"]["bundled"]["enabled"] else \
             dig(merged, "config", "coordination", "mode", default="standalone")
         strategy = deployment["spec"].get("strategy", {}).get("type")
@@ -379,6 +402,11 @@ def check_values_file(path: Path) -> None:
                  f"HPA metric {metric}")
         need(bool(kinds(docs, "ServiceMonitor")) == merged["serviceMonitor"]["enabled"],
              "ServiceMonitor rendered iff serviceMonitor.enabled")
+        for sm in kinds(docs, "ServiceMonitor"):
+            endpoints = [(e.get("port"), e.get("path")) for e in sm["spec"]["endpoints"]]
+            need(endpoints == [("http", "/metrics")], f"ServiceMonitor endpoints {endpoints}")
+            need(sm["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"],
+                 "the ServiceMonitor does not select the replicas' Service")
         need(bool(kinds(docs, "StatefulSet")) == merged["etcd"]["bundled"]["enabled"],
              "etcd StatefulSet rendered iff etcd.bundled.enabled")
         if merged["etcd"]["bundled"]["enabled"]:
@@ -390,6 +418,8 @@ def check_values_file(path: Path) -> None:
         service = one(docs, "Service", f"{RELEASE}-tidemark")
         need(service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"],
              "the Service does not select exactly the replicas")
+        svc_ports = [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]]
+        need(svc_ports == [("http", merged["http"]["port"], "http")], f"Service ports {svc_ports}")
         return f"mode {mode}, strategy {strategy}"
 
     check(f"pod spec ({label})", pod_check)
@@ -406,10 +436,10 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_http_variant() -> None:
-    """http.renderConfig: the [http] section and the probes. Today's tidemark rejects the
-    section; once it has one, validate must accept it."""
+    """http.port: one port for [http] listen, the container, the Service, the probes and the
+    ServiceMonitor; tidemark validate accepts the section. Probes set to null are left out."""
     base = load_values(CHART / "ci" / "etcd-cluster-values.yaml")
-    values = deep_merge(base, {"http": {"renderConfig": True, "port": 9300}})
+    values = deep_merge(base, {"http": {"port": 9300}})
 
     def http_check() -> str:
         docs = template(values)
@@ -418,15 +448,36 @@ def check_http_variant() -> None:
         cfg, text = rendered_config(docs)
         need(cfg.get("http") == {"listen": "0.0.0.0:9300"}, f"[http] is {cfg.get('http')}")
         _, c = tidemark_container(docs)
-        need(dig(c, "livenessProbe", "httpGet", "path") == "/healthz", "no liveness probe")
-        need(dig(c, "readinessProbe", "httpGet", "path") == "/readyz", "no readiness probe")
+        need([(p["name"], p["containerPort"]) for p in c["ports"]] == [("http", 9300)],
+             f"container ports {c['ports']}")
+        need(dig(c, "livenessProbe", "httpGet") == {"path": "/healthz", "port": "http"}, "no liveness probe")
+        need(dig(c, "readinessProbe", "httpGet") == {"path": "/readyz", "port": "http"}, "no readiness probe")
+        svc = one(docs, "Service", f"{RELEASE}-tidemark")
+        need([(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(9300, "http")],
+             f"Service ports {svc['spec']['ports']}")
+        sm = one(docs, "ServiceMonitor")
+        need([(e["port"], e["path"]) for e in sm["spec"]["endpoints"]] == [("http", "/metrics")],
+             f"ServiceMonitor endpoints {sm['spec']['endpoints']}")
         result = run_validate(text, container_env(docs, c))
-        if result.returncode == 0:
-            return "tidemark validate accepts [http]"
-        need("http" in result.stderr, f"tidemark validate failed for another reason:\n{result.stderr}")
-        return "this tidemark rejects [http], as expected until it has the section"
+        need(result.returncode == 0,
+             f"tidemark validate rejects the [http] section:\n{result.stderr}{result.stdout}\n--- config:\n{text}")
+        return "listen 0.0.0.0:9300; container, Service, probes and ServiceMonitor on it; validate accepts"
 
-    check("http.renderConfig renders [http] listen and the probes", http_check)
+    check("http.port renders [http] listen, the port, the probes and the ServiceMonitor", http_check)
+
+    def probes_off() -> str:
+        off = deep_merge(load_values(CHART / "ci" / "standalone-values.yaml"),
+                         {"livenessProbe": None, "readinessProbe": None})
+        docs = template(off)
+        for doc in docs:
+            validate_manifest(doc)
+        _, c = tidemark_container(docs)
+        left = [p for p in ("livenessProbe", "readinessProbe") if p in c]
+        need(not left, f"{left} rendered although set to null")
+        need(lint_problems(lint(off)) == [], "helm lint --strict refuses null probes")
+        return "livenessProbe: null, readinessProbe: null render no probe"
+
+    check("probes set to null are left out", probes_off)
 
 
 def check_external_metric() -> None:
@@ -607,6 +658,129 @@ def check_dockerfile() -> None:
     check("Dockerfile ENTRYPOINT is tidemark", entrypoint)
 
 
+# --- Grafana dashboard ------------------------------------------------------------------------
+
+
+def metric_family(name: str) -> str:
+    """The KNOWN_METRICS family of a sample name as a query writes it (NAME_bucket, _sum and
+    _count of a histogram NAME); raises CheckError for any other name."""
+    if name in KNOWN_METRICS:
+        return name
+    for suffix in ("_bucket", "_sum", "_count"):
+        base = name[: -len(suffix)] if name.endswith(suffix) else None
+        if base in KNOWN_METRICS:
+            need(KNOWN_METRICS[base][0] == "histogram",
+                 f"{name}: {base} is a {KNOWN_METRICS[base][0]}, it has no {suffix} series")
+            return base
+    raise CheckError(f"{name} is not a metric tidemark exports")
+
+
+def check_dashboard() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import dashboard_metrics
+
+    label = DASHBOARD.relative_to(REPO)
+    board: dict[str, Any] = {}
+    parsed: list[Any] = []
+
+    def parses() -> str:
+        board.update(json.loads(DASHBOARD.read_text()))
+        for key in ("uid", "title", "schemaVersion", "panels", "templating"):
+            need(key in board, f"no {key!r}")
+        return f"{board['title']!r}, uid {board['uid']}, {len(board['panels'])} panels"
+
+    if not check(f"{label} parses", parses):
+        return
+
+    def structure() -> str:
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        ds = variables.get("datasource", {})
+        need(ds.get("type") == "datasource" and ds.get("query") == "prometheus",
+             "no Prometheus data source variable $datasource")
+        panels = list(dashboard_metrics._panels(board["panels"], ""))
+        ids = [p["id"] for _, p in panels]
+        need(len(ids) == len(set(ids)), f"panel ids repeat: {sorted(ids)}")
+        for where, p in panels:
+            g = p.get("gridPos", {})
+            need(all(k in g for k in "hwxy") and g["x"] + g["w"] <= 24, f"{where}: gridPos {g}")
+            if p["type"] == "row":
+                continue
+            targets = p.get("targets", [])
+            need(targets, f"{where}: no query")
+            refs = [t.get("refId") for t in targets]
+            need(len(set(refs)) == len(refs) and all(refs), f"{where}: refIds {refs}")
+            for t in [p] + targets:
+                need(t.get("datasource") == {"type": "prometheus", "uid": "${datasource}"},
+                     f"{where}: datasource {t.get('datasource')} is not the $datasource variable")
+        for v in variables.values():
+            if v["type"] == "query":
+                need(v.get("datasource") == {"type": "prometheus", "uid": "${datasource}"},
+                     f"variable ${v['name']}: datasource {v.get('datasource')}")
+        return f"{len(panels)} panels, variables " + ", ".join("$" + n for n in variables)
+
+    check(f"{label} panels and the $datasource variable", structure)
+
+    def known_metrics() -> str:
+        try:
+            parsed.extend(dashboard_metrics.queries(board))
+        except dashboard_metrics.QueryError as e:
+            raise CheckError(str(e))
+        need(parsed, "no query")
+        for q in parsed:
+            for name in q.metrics:
+                try:
+                    metric_family(name)
+                except CheckError as e:
+                    raise CheckError(f"{q.where}: {e}: {q.expr}")
+        return f"{len(parsed)} queries, only tidemark_* metrics of KNOWN_METRICS"
+
+    if not check(f"{label} queries only metrics tidemark exports", known_metrics):
+        return
+
+    def labels() -> str:
+        for q in parsed:
+            fams = {metric_family(n) for n in q.metrics}
+            have = set(TARGET_LABELS).union(*(KNOWN_METRICS[f][1] for f in fams))
+            if any(n.endswith("_bucket") for n in q.metrics):
+                have.add("le")
+            used = set(q.grouping) | ({q.variable_label} if q.variable_label else set())
+            used |= set().union(*q.matchers.values())
+            unknown = used - have
+            need(not unknown, f"{q.where}: labels {sorted(unknown)} are on none of "
+                              f"{sorted(fams)}: {q.expr}")
+        return "by/on/matcher labels are the metrics' own or Prometheus' target labels"
+
+    check(f"{label} queries use the metrics' labels", labels)
+
+    def coverage() -> str:
+        used = {metric_family(n) for q in parsed for n in q.metrics}
+        missing = sorted(set(KNOWN_METRICS) - used)
+        need(not missing, f"no panel for {missing}")
+        return f"all {len(KNOWN_METRICS)}"
+
+    check(f"{label} charts every metric tidemark exports", coverage)
+
+    def script() -> str:
+        out = subprocess.run([sys.executable, str(Path(dashboard_metrics.__file__)), str(DASHBOARD)],
+                             capture_output=True, text=True, timeout=60)
+        need(out.returncode == 0, f"exited {out.returncode}: {out.stderr}")
+        printed = out.stdout.split()
+        expected = sorted({metric_family(n) for q in parsed for n in q.metrics})
+        need(printed == expected, f"printed {printed}, expected {expected}")
+        return f"{len(printed)} family names"
+
+    check("tests/helm/dashboard_metrics.py prints the dashboard's metric families", script)
+
+
+def check_autoscaler_metric() -> None:
+    def default_metric() -> str:
+        name = load_values(CHART / "values.yaml")["autoscaling"]["metric"]["name"]
+        need(KNOWN_METRICS.get(name, ("",))[0] == "gauge", f"{name} is not a gauge tidemark exports")
+        return name
+
+    check("the autoscaler's default metric is one tidemark exports", default_metric)
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -630,6 +804,8 @@ def main() -> int:
     for path in BAD_VALUES:
         check_bad_values(path)
     check_dockerfile()
+    check_autoscaler_metric()
+    check_dashboard()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

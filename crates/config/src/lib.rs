@@ -78,6 +78,11 @@ pub struct KafkaConfig {
     /// watermarks are what tidemark resumes from.
     #[serde(default = "default_true")]
     pub commit_offsets: bool,
+    /// librdkafka properties whose values are read from files at start (a mounted Secret),
+    /// e.g. `"sasl.password" = "/var/run/secrets/kafka/password"`, so credentials need not be
+    /// in this file; a trailing newline is ignored. They win over `properties`.
+    #[serde(default)]
+    pub property_files: BTreeMap<String, String>,
 }
 
 fn default_true() -> bool {
@@ -95,8 +100,12 @@ pub enum Dialect {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseConfig {
-    /// libpq-style URL or key=value connection string.
+    /// libpq-style URL or key=value connection string. Its password may instead come from
+    /// `password_file`, and the whole URL from `TIDEMARK__WAREHOUSE__URL`.
     pub url: String,
+    /// Read the password from this file at start (a mounted Secret) instead of the URL; a
+    /// trailing newline is ignored.
+    pub password_file: Option<String>,
     /// SQL dialect of the warehouse.
     #[serde(default)]
     pub dialect: Dialect,

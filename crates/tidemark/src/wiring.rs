@@ -99,8 +99,13 @@ pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
 
 /// The warehouse adapter; an unparsable connection string is a config error.
 pub fn warehouse(config: &Config) -> Result<Arc<PgWarehouse>, CliError> {
+    let password = match &config.warehouse.password_file {
+        Some(path) => Some(read_secret(path, "warehouse.password_file")?),
+        None => None,
+    };
     let warehouse = PgWarehouse::new(PgSettings {
         url: config.warehouse.url.clone(),
+        password,
         schema: config.warehouse.schema.clone(),
         pipeline: config.coordination.cluster.clone(),
         statement_timeout: config.warehouse.statement_timeout,
@@ -112,10 +117,25 @@ pub fn warehouse(config: &Config) -> Result<Arc<PgWarehouse>, CliError> {
     Ok(Arc::new(warehouse))
 }
 
+/// A secret from a mounted file, without its trailing newline. The error names the key and
+/// the path, never the content.
+fn read_secret(path: &str, key: &str) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        context: format!("reading {key} {path:?}"),
+        source,
+    })?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
 pub fn broker(config: &Config) -> Result<Arc<KafkaBroker>, CliError> {
+    let mut properties = config.kafka.properties.clone();
+    for (property, path) in &config.kafka.property_files {
+        let value = read_secret(path, &format!("kafka.property_files.{property:?}"))?;
+        properties.insert(property.clone(), value);
+    }
     Ok(Arc::new(KafkaBroker::new(
         &config.kafka.brokers,
-        &config.kafka.properties,
+        &properties,
         &config.coordination.cluster,
     )?))
 }

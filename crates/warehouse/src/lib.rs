@@ -33,16 +33,31 @@ use tidemark_ports::{TableWriter, Warehouse, WarehouseError};
 use tokio_postgres::{Client, NoTls};
 
 /// Settings of the adapter, from the `[warehouse]` and `[coordination]` config sections.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgSettings {
     /// Connection string (URL or key=value).
     pub url: String,
+    /// The password, when it does not come with the URL (`warehouse.password_file`).
+    pub password: Option<String>,
     /// Schema of tidemark's own tables.
     pub schema: String,
     /// Pipeline name: the first column of every watermark key.
     pub pipeline: String,
     /// Upper bound for one statement (a merge's statements included).
     pub statement_timeout: Duration,
+}
+
+/// Without the URL and the password: they may hold credentials.
+impl std::fmt::Debug for PgSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSettings")
+            .field("url", &"<redacted>")
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("schema", &self.schema)
+            .field("pipeline", &self.pipeline)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
 }
 
 /// A PostgreSQL warehouse. Each call that is not a table write opens a short-lived
@@ -77,7 +92,13 @@ pub(crate) async fn connect(
     settings: &PgSettings,
     context: &str,
 ) -> Result<Client, WarehouseError> {
-    let (client, connection) = tokio_postgres::connect(&settings.url, NoTls)
+    let mut config: tokio_postgres::Config =
+        settings.url.parse().map_err(|e| classify(e, context))?;
+    if let Some(password) = &settings.password {
+        config.password(password);
+    }
+    let (client, connection) = config
+        .connect(NoTls)
         .await
         .map_err(|e| classify(e, context))?;
     tokio::spawn(async move {

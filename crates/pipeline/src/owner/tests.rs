@@ -61,6 +61,7 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
             .await
             .expect("create");
         let warehouse = PgWarehouse::new(PgSettings {
+            password: None,
             url: url.clone(),
             schema: "tidemark".into(),
             pipeline: "bound".into(),
