@@ -129,3 +129,44 @@ fn passwords_come_from_files_and_are_never_printed() {
     assert!(!ok, "{printed}");
     assert_no_secret(&printed);
 }
+
+#[test]
+fn logs_are_one_json_object_per_line_when_asked() {
+    let stack = Stack::start();
+    stack.kafka.create_topic(TOPIC, 1).expect("topic");
+    let record = connect_record(TOPIC, 0, 1, ID, &[ID], r#"{"id":1}"#);
+    block_on(tidemark_testkit::produce(
+        stack.kafka.bootstrap(),
+        vec![record],
+    ))
+    .expect("produce");
+    let path = stack.dir.path().join("json.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\nauto_create = true\n\
+             [[tables]]\ntopic = {TOPIC:?}\ntarget = \"public.items\"\n",
+            stack.kafka.bootstrap(),
+            stack.url()
+        ),
+    )
+    .expect("config");
+    let out = std::process::Command::new(tidemark_bin())
+        .args(["refresh", "--json", "--config", &path.display().to_string()])
+        .env("TIDEMARK_LOG", "info")
+        .env("TIDEMARK_LOG_FORMAT", "json")
+        .output()
+        .expect("run tidemark");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO"
+            && l["fields"]["message"] == "created the target table from the records' schema"
+            && l["fields"]["table"] == "public.items"),
+        "{stderr}"
+    );
+}

@@ -34,9 +34,14 @@ fn init_tracing(verbose: bool, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(status_line::LogWriter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(status_line::LogWriter);
+    // `TIDEMARK_LOG_FORMAT=json`: one JSON object per line (timestamp, level, target, the
+    // message and its fields, the spans), for log pipelines; anything else: text.
+    if std::env::var("TIDEMARK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
