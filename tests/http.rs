@@ -122,6 +122,35 @@ fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
     wait_for("lag measured as 0", &mut running, || {
         get(port, "/metrics").and_then(|(_, m)| sample(&m, &lag)) == Some(0.0)
     });
+    // Every metric the shipped Grafana dashboard queries exists on this live replica.
+    let listed = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/helm/dashboard_metrics.py"
+        ))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/grafana/tidemark-dashboard.json"
+        ))
+        .output()
+        .expect("python3 runs tests/helm/dashboard_metrics.py");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let (_, metrics) = get(port, "/metrics").expect("/metrics");
+    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "the dashboard queries {name}, which the replica does not expose:\n{metrics}"
+        );
+    }
     let (status, body) = get(port, "/status").expect("/status");
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("status JSON");

@@ -677,6 +677,7 @@ def metric_family(name: str) -> str:
 
 def check_dashboard() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.dont_write_bytecode = True  # no __pycache__ left in the work tree
     import dashboard_metrics
 
     label = DASHBOARD.relative_to(REPO)

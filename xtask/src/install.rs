@@ -175,7 +175,8 @@ fn cargo_install(p: &Prereq, tools: &Tools) -> Result<(), SetupError> {
     Ok(())
 }
 
-fn status(mut cmd: Command, what: &str) -> Result<(), SetupError> {
+/// Runs `cmd` with inherited output; `what` names it in the error.
+pub fn status(mut cmd: Command, what: &str) -> Result<(), SetupError> {
     match cmd.status() {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(SetupError::InstallFailed {

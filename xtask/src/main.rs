@@ -2,15 +2,19 @@
 //!
 //! - `cargo xtask demo [ARGS]` — installs what the demo needs, then `tidemark demo ARGS`.
 //! - `cargo xtask test [ARGS]` — installs what the tests need, then
-//!   `cargo nextest run --workspace ARGS`.
+//!   `cargo nextest run --workspace ARGS`; without ARGS, then the chart check too (see
+//!   [`chart`]), so that a filtered run (`cargo xtask test -E 'test(x)'`) stays fast.
 //! - `cargo xtask setup` — only the installation step of `test`.
+//! - `cargo xtask chart-check` (not in the usage) — only the chart check, against the
+//!   `target/debug/tidemark` already built.
 //!
 //! Each prerequisite is checked first; only missing ones are installed, each announced with
 //! what it is and why it is needed. Debian packages go through `apt-get` (as root or with
 //! passwordless `sudo`); cargo tools go into a cache outside `target/` (see [`prereq::Tools`])
-//! and are reused on later runs. A machine that cannot install stops with one message naming
-//! the packages, before anything else runs.
+//! and are reused on later runs, and so does the chart check's Python venv. A machine that
+//! cannot install stops with one message naming the packages, before anything else runs.
 
+mod chart;
 mod install;
 mod prereq;
 
@@ -22,7 +26,8 @@ use prereq::{Prereq, Tools};
 
 const USAGE: &str = "usage: cargo xtask <demo|test|setup> [ARGS…]
   demo   install what the demo needs, then run `tidemark demo ARGS` (see `cargo xtask demo --help`)
-  test   install what the tests need, then run `cargo nextest run --workspace ARGS`
+  test   install what the tests need, then run `cargo nextest run --workspace ARGS`;
+         without ARGS, then the chart check (tests/helm/check_chart.py) too
   setup  only install what the tests need";
 
 fn main() -> ExitCode {
@@ -30,25 +35,23 @@ fn main() -> ExitCode {
     let job = args.next();
     let rest: Vec<OsString> = args.collect();
     let result = match job.as_ref().and_then(|j| j.to_str()) {
-        Some("demo") => job_with(
-            prereq::DEMO,
-            |cargo| {
-                let mut cmd = Command::new(cargo);
-                cmd.args(["run", "--locked", "--package", "tidemark", "--", "demo"]);
-                cmd
-            },
-            rest,
-        ),
-        Some("test") => job_with(
-            prereq::TEST,
-            |cargo| {
-                let mut cmd = Command::new(cargo);
-                cmd.args(["nextest", "run", "--workspace"]);
-                cmd
-            },
-            rest,
-        ),
-        Some("setup") => setup(prereq::TEST).map(|_| ExitCode::SUCCESS),
+        Some("demo") => tools().and_then(|tools| {
+            let env = setup(prereq::DEMO, &tools)?;
+            let mut cmd = cargo();
+            cmd.args(["run", "--locked", "--package", "tidemark", "--", "demo"]);
+            run_job(cmd, rest, env)
+        }),
+        Some("test") => tools().and_then(|tools| test(&tools, rest)),
+        Some("setup") => tools().and_then(|tools| {
+            setup(prereq::TEST, &tools)?;
+            chart::prepare(&tools)?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Some("chart-check") if rest.is_empty() => tools().and_then(|tools| {
+            install::ensure(&[prereq::PYTHON], &tools)?;
+            chart::check(&chart::prepare(&tools)?)?;
+            Ok(ExitCode::SUCCESS)
+        }),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -67,10 +70,40 @@ fn main() -> ExitCode {
     }
 }
 
+fn tools() -> Result<Tools, SetupError> {
+    Tools::from_env().map_err(SetupError::Environment)
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// `cargo xtask test`: nextest, and after a full run that passed, the chart check. Its venv is
+/// made ready before nextest starts, so that a machine that cannot make it stops at once, not
+/// after the test suite.
+fn test(tools: &Tools, rest: Vec<OsString>) -> Result<ExitCode, SetupError> {
+    let full = rest.is_empty();
+    let env = setup(prereq::TEST, tools)?;
+    let venv = if full {
+        Some(chart::prepare(tools)?)
+    } else {
+        None
+    };
+    let mut cmd = cargo();
+    cmd.args(["nextest", "run", "--workspace"]);
+    let code = run_job(cmd, rest, env)?;
+    match venv {
+        Some(venv) if code == ExitCode::SUCCESS => {
+            chart::check(&venv)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Ok(code),
+    }
+}
+
 /// Installs what is missing and returns the environment the job runs with.
-fn setup(needs: &[Prereq]) -> Result<Vec<(OsString, OsString)>, SetupError> {
-    let tools = Tools::from_env().map_err(SetupError::Environment)?;
-    let located = install::ensure(needs, &tools)?;
+fn setup(needs: &[Prereq], tools: &Tools) -> Result<Vec<(OsString, OsString)>, SetupError> {
+    let located = install::ensure(needs, tools)?;
     // The tools cache first on PATH (cargo finds `cargo-nextest` there), and each located tool
     // in the variable its consumer reads first, so the job uses exactly what was checked.
     let mut paths = vec![tools.bin_dir()];
@@ -89,14 +122,11 @@ fn setup(needs: &[Prereq]) -> Result<Vec<(OsString, OsString)>, SetupError> {
     Ok(env)
 }
 
-fn job_with(
-    needs: &[Prereq],
-    command: impl FnOnce(OsString) -> Command,
+fn run_job(
+    mut cmd: Command,
     rest: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
 ) -> Result<ExitCode, SetupError> {
-    let env = setup(needs)?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = command(cargo);
     cmd.args(rest).envs(env);
     let shown: Vec<String> = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())

@@ -160,10 +160,33 @@ pub const TANSU: Prereq = Prereq {
     },
 };
 
+/// Python 3.11 or later with `venv` (Debian ships `ensurepip`, which `python3 -m venv` needs, in
+/// `python3-venv`): the chart check runs in a venv of its own (see [`crate::chart`]).
+pub const PYTHON: Prereq = Prereq {
+    name: "python3 (3.11 or later) with venv",
+    why: "the chart check (tests/helm/check_chart.py) runs Helm's engine and the Kubernetes \
+          schemas from PyPI, in a venv of its own",
+    source: Source::Apt {
+        packages: &["python3", "python3-venv"],
+    },
+    env: None,
+    locate: |_| {
+        let python = on_path("python3")?;
+        std::process::Command::new(&python)
+            .args([
+                "-c",
+                "import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))",
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+            .then_some(python)
+    },
+};
+
 /// `cargo xtask demo`: builds the binary (protoc) and starts a throwaway PostgreSQL.
 pub const DEMO: &[Prereq] = &[PROTOC, POSTGRES];
-/// `cargo xtask test`: everything the test suite starts for real.
-pub const TEST: &[Prereq] = &[PROTOC, POSTGRES, ETCD, NEXTEST, TANSU];
+/// `cargo xtask test`: everything the test suite starts for real, and the chart check's Python.
+pub const TEST: &[Prereq] = &[PROTOC, POSTGRES, ETCD, NEXTEST, TANSU, PYTHON];
 
 fn env_file(var: &str) -> Option<PathBuf> {
     let path = PathBuf::from(std::env::var_os(var)?);

@@ -77,6 +77,7 @@ impl Handler<MergeBatch> for TableMerger {
             let mut writer = writer;
             let mut retry = Retry::new();
             let span = tracing::info_span!(
+                parent: &batch.span,
                 "merge",
                 table = %table,
                 slice = batch.slice,

@@ -63,10 +63,15 @@ struct Pending {
     whole_bytes: usize,
     /// The records' Kafka timestamps (ms), for the freshness of each at commit.
     timestamps: Vec<i64>,
+    /// The batch's trace (see `trace.rs`), and how many producer links it has.
+    span: tracing::Span,
+    links: usize,
+    /// The first offset of each partition in the batch, for the trace.
+    first_offsets: BTreeMap<i32, i64>,
 }
 
 impl Pending {
-    fn new() -> Self {
+    fn new(topic: &str) -> Self {
         Self {
             batch: RankedBatch::new(),
             offsets: BTreeMap::new(),
@@ -77,6 +82,9 @@ impl Pending {
             landed: Vec::new(),
             whole_bytes: 0,
             timestamps: Vec::new(),
+            span: trace::batch_span(topic),
+            links: 0,
+            first_offsets: BTreeMap::new(),
         }
     }
 
@@ -223,7 +231,12 @@ impl PartitionOwner {
         let pending = self
             .pending
             .entry(record.topic.clone())
-            .or_insert_with(Pending::new);
+            .or_insert_with(|| Pending::new(&record.topic));
+        pending
+            .first_offsets
+            .entry(record.partition)
+            .or_insert(record.offset);
+        trace::link_producer(&pending.span, &record.headers, &mut pending.links);
         if let Some(letter) = letter {
             pending.whole_bytes += letter.bytes();
             pending.dead_letters.push(letter);
@@ -289,7 +302,7 @@ impl PartitionOwner {
             self.positions.insert(tp.clone(), next_offset);
             self.pending
                 .entry(tp.topic.clone())
-                .or_insert_with(Pending::new)
+                .or_insert_with(|| Pending::new(&tp.topic))
                 .offsets
                 .insert(tp.partition, next_offset);
         }
@@ -366,6 +379,22 @@ impl PartitionOwner {
             return;
         }
         let events = pending.batch.events;
+        let span = pending.span.clone();
+        span.record("messaging.batch.message_count", events);
+        span.record("tidemark.rows", pending.batch.len());
+        span.record("tidemark.dead_letters", pending.dead_letters.len());
+        let partitions: Vec<String> = pending.offsets.keys().map(i32::to_string).collect();
+        span.record("messaging.destination.partition.id", partitions.join(","));
+        // `partition:first-last` of the records in the batch.
+        let offsets: Vec<String> = pending
+            .offsets
+            .iter()
+            .filter_map(|(p, next)| {
+                let first = pending.first_offsets.get(p)?;
+                Some(format!("{p}:{first}-{}", next - 1))
+            })
+            .collect();
+        span.record("tidemark.offsets", offsets.join(","));
         let request = MergeRequest {
             truncate: pending.truncate,
             changes: pending.batch.into_winners().collect(),
@@ -391,6 +420,7 @@ impl PartitionOwner {
             slot,
             memory: pending.memory,
             timestamps: pending.timestamps,
+            span,
             counted: self.in_flight.enter(),
         });
     }
@@ -575,3 +605,4 @@ impl Handler<Abort> for PartitionOwner {
 
 #[cfg(test)]
 mod tests;
+mod trace;

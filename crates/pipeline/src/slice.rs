@@ -93,6 +93,7 @@ impl Workers {
         let stopping = Arc::new(AtomicBool::new(false));
         let mut mergers = HashMap::new();
         for t in &tables {
+            tidemark_telemetry::metrics().touch_table(&t.topic, &t.target.to_string());
             let writer = warehouse.writer(layouts[&t.topic].clone()).await?;
             let arbiter = Arbiter::new();
             let merger = TableMerger {

@@ -172,6 +172,28 @@ impl Metrics {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// Creates a table's labelled series at zero, so every metric is exposed (and dashboards
+    /// and alerts find it) before its first event.
+    pub fn touch_table(&self, topic: &str, table: &str) {
+        self.events_read.with_label_values(&[topic]);
+        for counter in [
+            &self.rows_upserted,
+            &self.rows_deleted,
+            &self.dead_letters,
+            &self.batches,
+            &self.merge_retries,
+        ] {
+            counter.with_label_values(&[table]);
+        }
+        for histogram in [
+            &self.batch_records,
+            &self.merge_seconds,
+            &self.freshness_seconds,
+        ] {
+            histogram.with_label_values(&[table]);
+        }
+    }
+
     /// The histogram of one table's freshness, for recording a batch's records.
     pub fn freshness(&self, table: &str) -> Histogram {
         self.freshness_seconds.with_label_values(&[table])

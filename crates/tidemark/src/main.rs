@@ -5,9 +5,9 @@ mod commands;
 mod error;
 mod http;
 mod status_line;
+mod traces;
 mod wiring;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -16,8 +16,15 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     // The demo is for reading its own narration: logs only for errors unless asked for.
     let quiet = matches!(cli.command, cli::Command::Demo { .. });
-    init_tracing(cli.verbose, quiet);
-    match commands::dispatch(cli.command) {
+    let traces = init_tracing(cli.verbose, quiet);
+    let result = commands::dispatch(cli.command);
+    if let Some(provider) = traces {
+        // Exports the spans still buffered.
+        if let Err(e) = provider.shutdown() {
+            eprintln!("tidemark: exporting the last traces failed: {e}");
+        }
+    }
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("tidemark: error: {}", error::chain(&e));
@@ -26,7 +33,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: bool, quiet: bool) {
+fn init_tracing(verbose: bool, quiet: bool) -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
     let default = match (verbose, quiet) {
         (true, _) => "info,tidemark=debug",
         (false, true) => "error",
@@ -34,14 +41,5 @@ fn init_tracing(verbose: bool, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(status_line::LogWriter);
-    // `TIDEMARK_LOG_FORMAT=json`: one JSON object per line (timestamp, level, target, the
-    // message and its fields, the spans), for log pipelines; anything else: text.
-    if std::env::var("TIDEMARK_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().with_current_span(true).init();
-    } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
-    }
+    traces::init(filter)
 }

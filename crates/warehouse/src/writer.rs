@@ -5,6 +5,7 @@ use tidemark_model::{LayoutCell, TableBatchStats, TableLayout};
 use tidemark_ports::{Landing, MergeRequest, TableWriter, WarehouseError};
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, GenericClient, Transaction};
+use tracing::Instrument;
 
 use crate::cell::stage_pg_type;
 use crate::ddl::{sync_target, Synced};
@@ -205,7 +206,9 @@ impl PgTableWriter {
                     .await
                     .map_err(|e| classify(e, "emptying stage"))?;
             }
-            let unavailable = stage::stage(&tx, &statements, &copy_types, &layout, piece).await?;
+            let unavailable = stage::stage(&tx, &statements, &copy_types, &layout, piece)
+                .instrument(tracing::info_span!("stage", rows = piece.len()))
+                .await?;
             lap(0);
             if unavailable {
                 // Unchanged TOASTed values keep what the target has (the batch's ranking
@@ -230,7 +233,11 @@ impl PgTableWriter {
             }
             // A failed cast of a text-staged column is looked into after the rollback, to name
             // its record.
-            let row = match tx.query_one(&statements.delete, &[]).await {
+            let row = match tx
+                .query_one(&statements.delete, &[])
+                .instrument(tracing::info_span!("delete"))
+                .await
+            {
                 Ok(row) => row,
                 Err(e) => {
                     drop(tx);
@@ -248,7 +255,11 @@ impl PgTableWriter {
                     .map_err(|e| classify(e, "marking deleted rows"))?;
             }
             lap(2);
-            stats.upserts += match tx.execute(&statements.insert, &[]).await {
+            stats.upserts += match tx
+                .execute(&statements.insert, &[])
+                .instrument(tracing::info_span!("insert"))
+                .await
+            {
                 Ok(n) => n,
                 Err(e) => {
                     drop(tx);
@@ -265,8 +276,14 @@ impl PgTableWriter {
             land(&tx, landing).await?;
         }
         crate::failpoint::before_commit();
-        advance(&tx, &watermarks, &pipeline, request).await?;
+        advance(&tx, &watermarks, &pipeline, request)
+            .instrument(tracing::info_span!(
+                "watermark",
+                partitions = request.watermarks.len()
+            ))
+            .await?;
         tx.commit()
+            .instrument(tracing::info_span!("commit"))
             .await
             .map_err(|e| classify(e, "committing merge"))?;
         self.key_recorded |= recording_key;

@@ -110,7 +110,7 @@ passwordKey: kafka-sasl-password
 
 {{/*
 The config file, from .Values.config plus what the chart itself decides: the bundled etcd's
-endpoint, and the [http] section once the binary has one.
+endpoint, and the [http] section on the container's http port.
 */}}
 {{- define "tidemark.config" -}}
 {{- $cfg := deepCopy (.Values.config | default dict) }}
@@ -120,9 +120,7 @@ endpoint, and the [http] section once the binary has one.
 {{- $_ := set $coordination "endpoints" (list (include "tidemark.etcd.url" .)) }}
 {{- $_ := set $cfg "coordination" $coordination }}
 {{- end }}
-{{- if .Values.http.renderConfig }}
 {{- $_ := set $cfg "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.http.port))) }}
-{{- end }}
 {{- include "tidemark.toml.table" (dict "table" $cfg "path" (list)) }}
 {{- end }}
 
