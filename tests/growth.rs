@@ -91,6 +91,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                 PgWarehouse::new(PgSettings {
                     url,
                     password: None,
+                    tls: None,
                     schema: "tidemark".into(),
                     pipeline: "growth".into(),
                     statement_timeout: Duration::from_secs(60),

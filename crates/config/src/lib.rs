@@ -90,6 +90,15 @@ fn default_true() -> bool {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    #[default]
+    Disable,
+    Require,
+    VerifyFull,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     #[default]
@@ -106,6 +115,14 @@ pub struct WarehouseConfig {
     /// Read the password from this file at start (a mounted Secret) instead of the URL; a
     /// trailing newline is ignored.
     pub password_file: Option<String>,
+    /// TLS to the warehouse: `"disable"` (default), `"require"` (encrypted, the certificate not
+    /// checked, like libpq's sslmode=require) or `"verify-full"` (encrypted, the certificate
+    /// chain checked against `ca_file` and the host name against the certificate: fails
+    /// closed).
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// PEM file of the CA certificates `tls = "verify-full"` trusts.
+    pub ca_file: Option<String>,
     /// SQL dialect of the warehouse.
     #[serde(default)]
     pub dialect: Dialect,
@@ -450,6 +467,12 @@ impl Config {
         }
         if self.warehouse.url.trim().is_empty() {
             return Err(invalid("warehouse.url", "must not be empty"));
+        }
+        if self.warehouse.tls == TlsMode::VerifyFull && self.warehouse.ca_file.is_none() {
+            return Err(invalid(
+                "warehouse.ca_file",
+                "tls = \"verify-full\" needs the PEM file of the CA certificates to trust",
+            ));
         }
         if self.warehouse.schema.is_empty() {
             return Err(invalid("warehouse.schema", "must not be empty"));

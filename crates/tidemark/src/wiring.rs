@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use tidemark_config::{Config, ConfigError, CoordinationMode, DeleteMode, TruncateMode};
+use tidemark_config::{Config, ConfigError, CoordinationMode, DeleteMode, TlsMode, TruncateMode};
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
 use tidemark_pipeline::{
     BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableRoutes, TableSpec,
 };
 use tidemark_ports::Broker;
-use tidemark_warehouse::{PgSettings, PgWarehouse};
+use tidemark_warehouse::{PgSettings, PgWarehouse, TlsSetting};
 
 use crate::error::CliError;
 
@@ -103,9 +103,29 @@ pub fn warehouse(config: &Config) -> Result<Arc<PgWarehouse>, CliError> {
         Some(path) => Some(read_secret(path, "warehouse.password_file")?),
         None => None,
     };
+    let tls = match config.warehouse.tls {
+        TlsMode::Disable => None,
+        TlsMode::Require => Some(TlsSetting::Require),
+        TlsMode::VerifyFull => {
+            let path = config.warehouse.ca_file.as_deref().unwrap_or_default();
+            let ca_pem = std::fs::read(path).map_err(|source| CliError::Io {
+                context: format!("reading warehouse.ca_file {path:?}"),
+                source,
+            })?;
+            Some(TlsSetting::VerifyFull { ca_pem })
+        }
+    };
+    let tls = tls
+        .map(tidemark_warehouse::client_config)
+        .transpose()
+        .map_err(|reason| ConfigError::Invalid {
+            key: "warehouse.ca_file".into(),
+            reason,
+        })?;
     let warehouse = PgWarehouse::new(PgSettings {
         url: config.warehouse.url.clone(),
         password,
+        tls,
         schema: config.warehouse.schema.clone(),
         pipeline: config.coordination.cluster.clone(),
         statement_timeout: config.warehouse.statement_timeout,

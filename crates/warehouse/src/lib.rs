@@ -15,11 +15,13 @@ mod failpoint;
 mod merge_sql;
 mod sql;
 mod stage;
+mod tls;
 mod writer;
 
 pub use error::classify;
 use error::column;
 pub use sql::{quote_ident, quote_table};
+pub use tls::{client_config, TlsSetting};
 pub use writer::PgTableWriter;
 
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct PgSettings {
     pub url: String,
     /// The password, when it does not come with the URL (`warehouse.password_file`).
     pub password: Option<String>,
+    /// TLS for every connection (`warehouse.tls`); `None`: plain TCP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Schema of tidemark's own tables.
     pub schema: String,
     /// Pipeline name: the first column of every watermark key.
@@ -53,6 +57,7 @@ impl std::fmt::Debug for PgSettings {
         f.debug_struct("PgSettings")
             .field("url", &"<redacted>")
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls.is_some())
             .field("schema", &self.schema)
             .field("pipeline", &self.pipeline)
             .field("statement_timeout", &self.statement_timeout)
@@ -97,15 +102,33 @@ pub(crate) async fn connect(
     if let Some(password) = &settings.password {
         config.password(password);
     }
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| classify(e, context))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "warehouse connection ended");
+    let client = match &settings.tls {
+        None => {
+            let (client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| classify(e, context))?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "warehouse connection ended");
+                }
+            });
+            client
         }
-    });
+        Some(tls) => {
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
+            let (client, connection) = config
+                .connect(tls)
+                .await
+                .map_err(|e| classify(e, context))?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "warehouse connection ended");
+                }
+            });
+            client
+        }
+    };
     let timeout_ms = settings.statement_timeout.as_millis().to_string();
     client
         .execute(

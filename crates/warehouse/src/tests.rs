@@ -22,6 +22,7 @@ use super::{PgSettings, PgWarehouse};
 fn warehouse(pg: &LocalPostgres) -> PgWarehouse {
     PgWarehouse::new(PgSettings {
         password: None,
+        tls: None,
         url: pg.url(),
         schema: "tidemark".into(),
         pipeline: "test".into(),

@@ -62,6 +62,7 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
             .expect("create");
         let warehouse = PgWarehouse::new(PgSettings {
             password: None,
+            tls: None,
             url: url.clone(),
             schema: "tidemark".into(),
             pipeline: "bound".into(),
