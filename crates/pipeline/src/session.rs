@@ -171,7 +171,7 @@ pub(crate) async fn run_sessions(
         health.set_running(true);
         let end = session.run(&mut shutdown).await;
         health.set_running(false);
-        tidemark_telemetry::metrics().owned_partitions.set(0);
+        tidemark_telemetry::metrics().set_owned(Default::default());
         match end? {
             SessionEnd::Finished => return Ok(snapshot(&summary)),
             SessionEnd::Rejoin => {
@@ -216,9 +216,13 @@ impl Session<'_> {
                 return self.end(SessionEnd::Finished, None).await;
             }
             let m = tidemark_telemetry::metrics();
-            let held: usize = self.slots.iter().map(|s| s.held.len()).sum();
-            m.owned_partitions
-                .set(i64::try_from(held).unwrap_or(i64::MAX));
+            m.set_owned(
+                self.slots
+                    .iter()
+                    .flat_map(|s| s.held.iter())
+                    .map(|tp| (tp.topic.to_string(), tp.partition))
+                    .collect(),
+            );
             m.in_flight_bytes
                 .set(i64::try_from(self.workers.budget.in_use()).unwrap_or(i64::MAX));
             let membership = &self.membership;

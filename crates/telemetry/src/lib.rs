@@ -6,8 +6,9 @@
 //! in one process-wide [`Metrics`] ([`metrics()`]): a replica is one process, and every actor
 //! records into it without the metrics being threaded through each constructor.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -46,8 +47,10 @@ pub struct Metrics {
     /// Times this replica lost its coordination lease (keep-alive failed past the TTL).
     pub lease_losses: IntCounter,
     /// Messages between the committed offset and the partition's high-water mark, for the
-    /// partitions this replica committed, by topic and partition.
+    /// partitions this replica owns, by topic and partition.
     pub consumer_lag: IntGaugeVec,
+    /// The partitions this replica's owners hold, as (topic, partition).
+    owned: Mutex<BTreeSet<(String, i32)>>,
 }
 
 impl Metrics {
@@ -159,6 +162,7 @@ impl Metrics {
                 registry.register(Box::new(g.clone()))?;
                 g
             },
+            owned: Mutex::new(BTreeSet::new()),
             registry,
         };
         Ok(metrics)
@@ -170,6 +174,28 @@ impl Metrics {
         // Encoding into a Vec fails only on a malformed family, which `new` cannot register.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Notes the partitions this replica holds now: the owned-partitions gauge, and the lag
+    /// series of partitions it no longer holds are removed (another replica reports them).
+    pub fn set_owned(&self, owned: BTreeSet<(String, i32)>) {
+        self.owned_partitions
+            .set(i64::try_from(owned.len()).unwrap_or(i64::MAX));
+        let mut current = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
+        for (topic, partition) in current.difference(&owned) {
+            let _ = self
+                .consumer_lag
+                .remove_label_values(&[topic, &partition.to_string()]);
+        }
+        *current = owned;
+    }
+
+    /// The partitions this replica holds, as last noted.
+    pub fn owned(&self) -> BTreeSet<(String, i32)> {
+        self.owned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Creates a table's labelled series at zero, so every metric is exposed (and dashboards
@@ -299,6 +325,20 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn handed_over_partitions_lose_their_lag_series() {
+        let m = Metrics::new().unwrap_or_else(|e| panic!("{e}"));
+        let owned = |ps: &[i32]| ps.iter().map(|p| ("t".to_string(), *p)).collect();
+        m.set_owned(owned(&[0, 1]));
+        m.consumer_lag.with_label_values(&["t", "0"]).set(3);
+        m.consumer_lag.with_label_values(&["t", "1"]).set(4);
+        m.set_owned(owned(&[1]));
+        let text = m.encode();
+        assert!(!text.contains("partition=\"0\""), "{text}");
+        assert!(text.contains("tidemark_consumer_lag_messages{partition=\"1\",topic=\"t\"} 4"));
+        assert!(text.contains("tidemark_owned_partitions 1"));
     }
 
     #[test]

@@ -90,12 +90,13 @@ async fn status(config: web::Data<Config>) -> HttpResponse {
     }
 }
 
-/// Every `LAG_EVERY`: for each partition this replica committed, the high-water mark minus the
-/// committed next offset. Blocking metadata calls: on a thread of its own.
+/// Every `LAG_EVERY`: for each partition this replica owns and has committed, the high-water
+/// mark minus the committed next offset. Blocking metadata calls: on a thread of its own.
 fn measure_lag(broker: &dyn Broker, summary: &Mutex<RunSummary>) {
     let lag = &tidemark_telemetry::metrics().consumer_lag;
     loop {
         std::thread::sleep(LAG_EVERY);
+        let owned = tidemark_telemetry::metrics().owned();
         let committed: BTreeMap<(String, i32), i64> = match summary.lock() {
             Ok(s) => s
                 .tables
@@ -109,6 +110,9 @@ fn measure_lag(broker: &dyn Broker, summary: &Mutex<RunSummary>) {
             Err(_) => return,
         };
         for ((topic, partition), next) in committed {
+            if !owned.contains(&(topic.clone(), partition)) {
+                continue;
+            }
             let tp = TopicPartition::new(topic.as_str(), partition);
             match broker.watermarks(&tp, Duration::from_secs(10)) {
                 Ok((_, high)) => lag
