@@ -103,30 +103,10 @@ pub(crate) async fn connect(
         config.password(password);
     }
     let client = match &settings.tls {
-        None => {
-            let (client, connection) = config
-                .connect(NoTls)
-                .await
-                .map_err(|e| classify(e, context))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "warehouse connection ended");
-                }
-            });
-            client
-        }
+        None => open(&config, NoTls, context).await?,
         Some(tls) => {
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
-            let (client, connection) = config
-                .connect(tls)
-                .await
-                .map_err(|e| classify(e, context))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "warehouse connection ended");
-                }
-            });
-            client
+            open(&config, tls, context).await?
         }
     };
     let timeout_ms = settings.statement_timeout.as_millis().to_string();
@@ -137,6 +117,28 @@ pub(crate) async fn connect(
         )
         .await
         .map_err(|e| classify(e, "setting statement_timeout"))?;
+    Ok(client)
+}
+
+/// Connects with `tls` and drives the connection on a task of its own.
+async fn open<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    context: &str,
+) -> Result<Client, WarehouseError>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config
+        .connect(tls)
+        .await
+        .map_err(|e| classify(e, context))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "warehouse connection ended");
+        }
+    });
     Ok(client)
 }
 
