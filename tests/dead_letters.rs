@@ -33,18 +33,10 @@ fn key(id: &str) -> Vec<u8> {
 fn bad_records_become_dead_letters_and_the_rest_applies() {
     let stack = Stack::start();
     let topic = "shop.shop.orders";
-    block_on(async {
-        let client = tidemark_testkit::connect(&stack.url())
-            .await
-            .expect("connect");
-        client
-            .batch_execute(
-                "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount numeric(10,2), \
+    stack.sql(
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount numeric(10,2), \
                  placed_at timestamp(6), note text)",
-            )
-            .await
-            .expect("create");
-    });
+    );
     stack.kafka.create_topic(topic, 1).expect("topic");
     let huge = vec![b'x'; 2 << 20];
     let records = vec![
@@ -119,7 +111,7 @@ fn bad_records_become_dead_letters_and_the_rest_applies() {
         .enumerate()
         .map(|(i, r)| (i as i64, r.value.clone()))
         .collect();
-    block_on(tidemark_testkit::produce(stack.kafka.bootstrap(), records)).expect("produce");
+    stack.send(records);
     let path = stack.dir.path().join("dl.toml");
     std::fs::write(
         &path,
@@ -198,18 +190,10 @@ fn bad_records_become_dead_letters_and_the_rest_applies() {
 fn soft_deletes_keep_the_row_and_mark_it() {
     let stack = Stack::start();
     let topic = "shop.shop.items";
-    block_on(async {
-        let client = tidemark_testkit::connect(&stack.url())
-            .await
-            .expect("connect");
-        client
-            .batch_execute(
-                "CREATE TABLE public.items (id bigint PRIMARY KEY, name text, \
+    stack.sql(
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, name text, \
                  \"__deleted\" boolean NOT NULL DEFAULT false, \"__deleted_at\" timestamptz)",
-            )
-            .await
-            .expect("create");
-    });
+    );
     stack.kafka.create_topic(topic, 1).expect("topic");
     let path = stack.dir.path().join("soft.toml");
     std::fs::write(
@@ -222,10 +206,7 @@ fn soft_deletes_keep_the_row_and_mark_it() {
         ),
     )
     .expect("config");
-    let produce = |records: Vec<ProduceRecord>| {
-        block_on(tidemark_testkit::produce(stack.kafka.bootstrap(), records)).expect("produce")
-    };
-    produce(vec![
+    stack.send(vec![
         record(
             topic,
             Some(&key("1")),
@@ -243,7 +224,7 @@ fn soft_deletes_keep_the_row_and_mark_it() {
         ),
     ]);
     refresh(&path);
-    produce(vec![
+    stack.send(vec![
         record(
             topic,
             Some(&key("2")),

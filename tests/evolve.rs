@@ -35,10 +35,6 @@ fn columns(url: &str, table: &str) -> Vec<String> {
     .collect()
 }
 
-fn produce(stack: &Stack, records: Vec<ProduceRecord>) {
-    block_on(tidemark_testkit::produce(stack.kafka.bootstrap(), records)).expect("produce");
-}
-
 #[test]
 fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
     let stack = Stack::start();
@@ -58,13 +54,10 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
 
     // v1 on both partitions: the table (and its schema) do not exist yet.
     let v1 = [ID, NAME, QTY32];
-    produce(
-        &stack,
-        vec![
-            record(topic, 0, 1, &v1, r#"{"id":1,"name":"a","qty":1}"#),
-            record(topic, 1, 2, &v1, r#"{"id":2,"name":"b","qty":2}"#),
-        ],
-    );
+    stack.send(vec![
+        record(topic, 0, 1, &v1, r#"{"id":1,"name":"a","qty":1}"#),
+        record(topic, 1, 2, &v1, r#"{"id":2,"name":"b","qty":2}"#),
+    ]);
     refresh(&config);
     assert_eq!(
         columns(&stack.url(), "inv.items"),
@@ -79,20 +72,17 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
 
     // v2 on partition 0 (qty grows to int64, new email and price); partition 1 still sends v1.
     let v2 = [ID, NAME, QTY64, EMAIL, PRICE];
-    produce(
-        &stack,
-        vec![
-            record(
-                topic,
-                0,
-                1,
-                &v2,
-                r#"{"id":1,"name":"a2","qty":9000000000,"email":"a@x.org","price":"ASs="}"#,
-            ),
-            record(topic, 1, 2, &v1, r#"{"id":2,"name":"b2","qty":3}"#),
-            record(topic, 1, 4, &v1, r#"{"id":4,"name":"d","qty":4}"#),
-        ],
-    );
+    stack.send(vec![
+        record(
+            topic,
+            0,
+            1,
+            &v2,
+            r#"{"id":1,"name":"a2","qty":9000000000,"email":"a@x.org","price":"ASs="}"#,
+        ),
+        record(topic, 1, 2, &v1, r#"{"id":2,"name":"b2","qty":3}"#),
+        record(topic, 1, 4, &v1, r#"{"id":4,"name":"d","qty":4}"#),
+    ]);
     refresh(&config);
     assert_eq!(
         columns(&stack.url(), "inv.items"),
@@ -107,16 +97,13 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
     // v3 widens email; a longer value fits only once it is widened.
     let v3 = [ID, NAME, QTY64, EMAIL_WIDER, PRICE];
     let long = "x".repeat(60);
-    produce(
-        &stack,
-        vec![record(
-            topic,
-            1,
-            4,
-            &v3,
-            &format!(r#"{{"id":4,"name":"d2","qty":5,"email":"{long}","price":null}}"#),
-        )],
-    );
+    stack.send(vec![record(
+        topic,
+        1,
+        4,
+        &v3,
+        &format!(r#"{{"id":4,"name":"d2","qty":5,"email":"{long}","price":null}}"#),
+    )]);
     refresh(&config);
     assert_eq!(
         columns(&stack.url(), "inv.items")[3],
@@ -139,25 +126,22 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
     // qty becomes a boolean: not a widening. The table stops, naming the field, and the
     // record after it on the same partition is not applied.
     let bad = [ID, NAME, QTY_BOOL, EMAIL_WIDER, PRICE];
-    produce(
-        &stack,
-        vec![
-            record(
-                topic,
-                0,
-                1,
-                &bad,
-                r#"{"id":1,"name":"a3","qty":true,"email":null,"price":null}"#,
-            ),
-            record(
-                topic,
-                0,
-                1,
-                &v3,
-                r#"{"id":1,"name":"a4","qty":7,"email":null,"price":null}"#,
-            ),
-        ],
-    );
+    stack.send(vec![
+        record(
+            topic,
+            0,
+            1,
+            &bad,
+            r#"{"id":1,"name":"a3","qty":true,"email":null,"price":null}"#,
+        ),
+        record(
+            topic,
+            0,
+            1,
+            &v3,
+            r#"{"id":1,"name":"a4","qty":7,"email":null,"price":null}"#,
+        ),
+    ]);
     let before = watermarks(&stack.url());
     let out = tidemark(&["refresh", "--config", &config.display().to_string()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -208,18 +192,10 @@ fn a_table_is_created_from_the_schema_and_follows_it_across_partitions() {
 fn a_pre_created_table_gains_columns_and_keeps_its_own() {
     let stack = Stack::start();
     let topic = "shop.shop.items";
-    block_on(async {
-        let client = tidemark_testkit::connect(&stack.url())
-            .await
-            .expect("connect");
-        client
-            .batch_execute(
-                "CREATE TABLE public.items (id bigint PRIMARY KEY, name varchar(10), \
+    stack.sql(
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, name varchar(10), \
                  loaded_at timestamptz DEFAULT now())",
-            )
-            .await
-            .expect("create");
-    });
+    );
     stack.kafka.create_topic(topic, 1).expect("topic");
     let config = stack.dir.path().join("evolve.toml");
     std::fs::write(
@@ -234,16 +210,13 @@ fn a_pre_created_table_gains_columns_and_keeps_its_own() {
     )
     .expect("config");
     let secret = r#"{"type":"string","optional":true,"field":"secret"}"#;
-    produce(
-        &stack,
-        vec![record(
-            topic,
-            0,
-            1,
-            &[ID, NAME, QTY32, secret],
-            r#"{"id":1,"name":"a","qty":1,"secret":"s"}"#,
-        )],
-    );
+    stack.send(vec![record(
+        topic,
+        0,
+        1,
+        &[ID, NAME, QTY32, secret],
+        r#"{"id":1,"name":"a","qty":1,"secret":"s"}"#,
+    )]);
     refresh(&config);
     assert_eq!(
         columns(&stack.url(), "public.items"),

@@ -63,24 +63,14 @@ fn produce(stack: &Stack, ids: std::ops::Range<i64>) {
             )
         })
         .collect::<Vec<_>>();
-    block_on(tidemark_testkit::produce(stack.kafka.bootstrap(), records)).expect("produce");
+    stack.send(records);
 }
 
 #[test]
 fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
     let stack = Stack::start();
     stack.kafka.create_topic(TOPIC, 1).expect("topic");
-    let config = stack.dir.path().join("http.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\nauto_create = true\n\
-             [[tables]]\ntopic = {TOPIC:?}\ntarget = \"public.items\"\n",
-            stack.kafka.bootstrap(),
-            stack.url()
-        ),
-    )
-    .expect("config");
+    let config = stack.auto_table_config("http", TOPIC, "public.items", "");
     produce(&stack, 0..100);
     let mut running = Running::start(&config, stack.dir.path().join("run.log"));
     let port = running.http_port;

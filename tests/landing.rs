@@ -33,15 +33,7 @@ fn event(op: &str, id: i64, note: &str) -> String {
 #[test]
 fn every_applied_record_lands_as_read_once() {
     let stack = Stack::start();
-    block_on(async {
-        let client = tidemark_testkit::connect(&stack.url())
-            .await
-            .expect("connect");
-        client
-            .batch_execute("CREATE TABLE public.orders (id bigint PRIMARY KEY, note text)")
-            .await
-            .expect("create");
-    });
+    stack.sql("CREATE TABLE public.orders (id bigint PRIMARY KEY, note text)");
     stack
         .kafka
         .create_topic("shop.shop.orders", 1)
@@ -59,7 +51,7 @@ fn every_applied_record_lands_as_read_once() {
         record(Some(r#"{"id":1}"#), None, &[]),
         record(Some(r#"{"id":3}"#), Some(&event("c", 3, "c")), &[]),
     ];
-    block_on(tidemark_testkit::produce(stack.kafka.bootstrap(), records)).expect("produce");
+    stack.send(records);
     let config = stack.dir.path().join("landing.toml");
     std::fs::write(
         &config,

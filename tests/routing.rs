@@ -18,11 +18,7 @@ fn produce(stack: &Stack, topic: &str, id: i64, name: &str) {
         &[ID, NAME],
         &format!(r#"{{"id":{id},"name":"{name}"}}"#),
     );
-    block_on(tidemark_testkit::produce(
-        stack.kafka.bootstrap(),
-        vec![record],
-    ))
-    .expect("produce");
+    stack.send([record]);
 }
 
 fn tables(url: &str) -> Vec<String> {

@@ -53,27 +53,15 @@ fn passwords_come_from_files_and_are_never_printed() {
         ),
     )
     .expect("write pg_hba.conf");
-    block_on(async {
-        let client = tidemark_testkit::connect(&stack.url())
-            .await
-            .expect("connect");
-        client
-            .batch_execute(&format!(
-                "SET password_encryption = 'scram-sha-256'; \
+    stack.sql(&format!(
+        "SET password_encryption = 'scram-sha-256'; \
                  CREATE ROLE app LOGIN PASSWORD '{PASSWORD}'; \
                  GRANT CREATE ON DATABASE dev TO app; GRANT ALL ON SCHEMA public TO app; \
                  SELECT pg_reload_conf()",
-            ))
-            .await
-            .expect("role");
-    });
+    ));
     stack.kafka.create_topic(TOPIC, 1).expect("topic");
     let record = connect_record(TOPIC, 0, 1, ID, &[ID], r#"{"id":1}"#);
-    block_on(tidemark_testkit::produce(
-        stack.kafka.bootstrap(),
-        vec![record],
-    ))
-    .expect("produce");
+    stack.send([record]);
 
     let password_file = stack.dir.path().join("pg-password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).expect("password file");
@@ -135,22 +123,8 @@ fn logs_are_one_json_object_per_line_when_asked() {
     let stack = Stack::start();
     stack.kafka.create_topic(TOPIC, 1).expect("topic");
     let record = connect_record(TOPIC, 0, 1, ID, &[ID], r#"{"id":1}"#);
-    block_on(tidemark_testkit::produce(
-        stack.kafka.bootstrap(),
-        vec![record],
-    ))
-    .expect("produce");
-    let path = stack.dir.path().join("json.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\nauto_create = true\n\
-             [[tables]]\ntopic = {TOPIC:?}\ntarget = \"public.items\"\n",
-            stack.kafka.bootstrap(),
-            stack.url()
-        ),
-    )
-    .expect("config");
+    stack.send([record]);
+    let path = stack.auto_table_config("json", TOPIC, "public.items", "");
     let out = std::process::Command::new(tidemark_bin())
         .args(["refresh", "--json", "--config", &path.display().to_string()])
         .env("TIDEMARK_LOG", "info")

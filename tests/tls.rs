@@ -36,55 +36,34 @@ fn a_tls_only_warehouse_is_reached_with_the_right_ca_and_refused_with_a_wrong_on
     }
     let hba = data.join("pg_hba.conf");
     let rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
-    block_on(async {
-        let client = tidemark_testkit::connect(&stack.url())
-            .await
-            .expect("connect");
-        client
-            .batch_execute("ALTER SYSTEM SET ssl = 'on'")
-            .await
-            .expect("ssl on");
-        // From here on the server refuses unencrypted TCP connections.
-        std::fs::write(
-            &hba,
-            format!(
-                "hostnossl all all 127.0.0.1/32 reject\nhostnossl all all ::1/128 reject\n{rules}"
-            ),
-        )
-        .expect("write pg_hba.conf");
-        client
-            .batch_execute("SELECT pg_reload_conf()")
-            .await
-            .expect("reload");
-    });
+    stack.sql("ALTER SYSTEM SET ssl = 'on'");
+    // Once reloaded, the server refuses unencrypted TCP connections (the file is read only
+    // on reload, so this last plain connection still gets in).
+    std::fs::write(
+        &hba,
+        format!("hostnossl all all 127.0.0.1/32 reject\nhostnossl all all ::1/128 reject\n{rules}"),
+    )
+    .expect("write pg_hba.conf");
+    stack.sql("SELECT pg_reload_conf()");
     std::thread::sleep(std::time::Duration::from_millis(500));
     stack.kafka.create_topic(TOPIC, 1).expect("topic");
     let record = connect_record(TOPIC, 0, 1, ID, &[ID], r#"{"id":1}"#);
-    block_on(tidemark_testkit::produce(
-        stack.kafka.bootstrap(),
-        vec![record],
-    ))
-    .expect("produce");
+    stack.send([record]);
 
     let good_ca = stack.dir.path().join("ca.pem");
     std::fs::write(&good_ca, &ca).expect("ca");
     let wrong_ca = stack.dir.path().join("wrong-ca.pem");
     std::fs::write(&wrong_ca, certificates().0).expect("wrong ca");
     let refresh = |tls: &str, ca_file: Option<&std::path::Path>| {
-        let path = stack.dir.path().join("tls.toml");
         let ca_line = ca_file.map_or(String::new(), |p| {
             format!("ca_file = {:?}\n", p.display().to_string())
         });
-        std::fs::write(
-            &path,
-            format!(
-                "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\ntls = {tls:?}\n{ca_line}auto_create = true\n\
-                 [[tables]]\ntopic = {TOPIC:?}\ntarget = \"public.items\"\n",
-                stack.kafka.bootstrap(),
-                stack.url()
-            ),
-        )
-        .expect("config");
+        let path = stack.auto_table_config(
+            "tls",
+            TOPIC,
+            "public.items",
+            &format!("tls = {tls:?}\n{ca_line}"),
+        );
         tidemark(&["refresh", "--json", "--config", &path.display().to_string()])
     };
 

@@ -86,18 +86,8 @@ fn every_batch_is_one_trace_with_merge_and_statement_spans_linked_to_its_produce
             r
         })
         .collect();
-    block_on(tidemark_testkit::produce(stack.kafka.bootstrap(), records)).expect("produce");
-    let config = stack.dir.path().join("traces.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\nauto_create = true\n\
-             [[tables]]\ntopic = {TOPIC:?}\ntarget = \"public.items\"\n",
-            stack.kafka.bootstrap(),
-            stack.url()
-        ),
-    )
-    .expect("config");
+    stack.send(records);
+    let config = stack.auto_table_config("traces", TOPIC, "public.items", "");
     let (port, received) = receiver();
     let out = std::process::Command::new(tidemark_bin())
         .args([

@@ -130,6 +130,47 @@ impl Stack {
         self.pg.url()
     }
 
+    /// Runs SQL statements in the warehouse (test set-up), failing the test with the SQL.
+    pub fn sql(&self, statements: &str) {
+        block_on(async {
+            let client = tidemark_testkit::connect(&self.url())
+                .await
+                .expect("connect");
+            client
+                .batch_execute(statements)
+                .await
+                .unwrap_or_else(|e| panic!("{statements}: {e}"));
+        });
+    }
+
+    /// Writes these records to the broker (each names its topic and partition).
+    pub fn send(&self, records: impl IntoIterator<Item = ProduceRecord>) {
+        block_on(tidemark_testkit::produce(self.kafka.bootstrap(), records)).expect("produce");
+    }
+
+    /// A config file `<name>.toml` applying `topic` to `target`, created from the records'
+    /// schema (`auto_create`); `warehouse` is more of the `[warehouse]` section.
+    pub fn auto_table_config(
+        &self,
+        name: &str,
+        topic: &str,
+        target: &str,
+        warehouse: &str,
+    ) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\nauto_create = true\n{warehouse}\
+                 [[tables]]\ntopic = {topic:?}\ntarget = {target:?}\n",
+                self.kafka.bootstrap(),
+                self.url()
+            ),
+        )
+        .expect("write config");
+        path
+    }
+
     /// Creates the target tables and the topics.
     pub fn prepare(&self, setups: &[TableSetup], partitions: i32) {
         block_on(create_targets(&self.url(), setups));

@@ -51,6 +51,13 @@ pub async fn run_replica(
     );
     loop {
         let tables = resolve(&*routes, &broker).await?;
+        if routes.follows_topics() {
+            // Here, not in `resolve`: the topic watch resolves every period.
+            tracing::info!(
+                tables = tables.len(),
+                "routed the broker's topics to tables"
+            );
+        }
         let routed: Vec<String> = tables.iter().map(|t| t.topic.clone()).collect();
         let topics_changed = AtomicBool::new(false);
         let stop = async {
@@ -98,13 +105,6 @@ async fn resolve(
         return Err(PipelineError::NoTables {
             topics: topics.len(),
         });
-    }
-    if routes.follows_topics() {
-        tracing::info!(
-            tables = tables.len(),
-            topics = topics.len(),
-            "routed the broker's topics to tables"
-        );
     }
     Ok(tables)
 }

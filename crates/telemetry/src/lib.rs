@@ -58,17 +58,16 @@ impl Metrics {
         let registry = Registry::new();
         let counter =
             |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
-                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-                registry.register(Box::new(c.clone()))?;
-                Ok(c)
+                registered(&registry, IntCounterVec::new(Opts::new(name, help), labels))
             };
         let histogram = |name: &str,
                          help: &str,
                          buckets: Vec<f64>|
          -> Result<HistogramVec, prometheus::Error> {
-            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["table"])?;
-            registry.register(Box::new(h.clone()))?;
-            Ok(h)
+            registered(
+                &registry,
+                HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["table"]),
+            )
         };
         let seconds = vec![
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -119,49 +118,44 @@ impl Metrics {
                 "Merges retried after a retriable failure",
                 &["table"],
             )?,
-            fence_rejections: {
-                let c = IntCounter::new(
+            fence_rejections: registered(
+                &registry,
+                IntCounter::new(
                     "tidemark_fence_rejections_total",
                     "Writes refused because a newer owner holds the partition",
-                )?;
-                registry.register(Box::new(c.clone()))?;
-                c
-            },
-            owned_partitions: {
-                let g = IntGauge::new(
+                ),
+            )?,
+            owned_partitions: registered(
+                &registry,
+                IntGauge::new(
                     "tidemark_owned_partitions",
                     "Partitions this replica's owners hold",
-                )?;
-                registry.register(Box::new(g.clone()))?;
-                g
-            },
-            in_flight_bytes: {
-                let g = IntGauge::new(
+                ),
+            )?,
+            in_flight_bytes: registered(
+                &registry,
+                IntGauge::new(
                     "tidemark_in_flight_bytes",
                     "Record bytes held between fetch and commit",
-                )?;
-                registry.register(Box::new(g.clone()))?;
-                g
-            },
-            lease_losses: {
-                let c = IntCounter::new(
+                ),
+            )?,
+            lease_losses: registered(
+                &registry,
+                IntCounter::new(
                     "tidemark_lease_losses_total",
                     "Times this replica lost its coordination lease",
-                )?;
-                registry.register(Box::new(c.clone()))?;
-                c
-            },
-            consumer_lag: {
-                let g = IntGaugeVec::new(
+                ),
+            )?,
+            consumer_lag: registered(
+                &registry,
+                IntGaugeVec::new(
                     Opts::new(
                         "tidemark_consumer_lag_messages",
                         "Messages between the committed offset and the high-water mark",
                     ),
                     &["topic", "partition"],
-                )?;
-                registry.register(Box::new(g.clone()))?;
-                g
-            },
+                ),
+            )?,
             owned: Mutex::new(BTreeSet::new()),
             registry,
         };
@@ -224,6 +218,17 @@ impl Metrics {
     pub fn freshness(&self, table: &str) -> Histogram {
         self.freshness_seconds.with_label_values(&[table])
     }
+}
+
+/// Registers a new metric in `registry` and returns it (metrics are handles: the clone kept
+/// and the one registered count together).
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: Result<C, prometheus::Error>,
+) -> Result<C, prometheus::Error> {
+    let metric = metric?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 /// The process-wide metrics.
