@@ -11,15 +11,10 @@ const ID: &str = r#"{"type":"int32","optional":false,"field":"id"}"#;
 
 /// A CA and a certificate for 127.0.0.1/localhost signed by it: (CA PEM, cert PEM, key PEM).
 fn certificates() -> (String, String, String) {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_key = rcgen::KeyPair::generate().expect("CA key");
-    let ca = ca_params.self_signed(&ca_key).expect("CA");
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
-        .expect("params");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let cert = params.signed_by(&key, &ca, &ca_key).expect("cert");
-    (ca.pem(), cert.pem(), key.serialize_pem())
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c = tidemark_testkit::Certificates::generate(dir.path(), "").expect("certificates");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).expect("read certificate");
+    (read(&c.ca), read(&c.cert), read(&c.key))
 }
 
 #[test]

@@ -145,7 +145,12 @@ impl Stack {
 
     /// Writes these records to the broker (each names its topic and partition).
     pub fn send(&self, records: impl IntoIterator<Item = ProduceRecord>) {
-        block_on(tidemark_testkit::produce(self.kafka.bootstrap(), records)).expect("produce");
+        block_on(tidemark_testkit::produce_with(
+            self.kafka.bootstrap(),
+            self.kafka.client_properties(),
+            records,
+        ))
+        .expect("produce");
     }
 
     /// A config file `<name>.toml` applying `topic` to `target`, created from the records'

@@ -102,6 +102,25 @@ pub const PROTOC: Prereq = Prereq {
     },
 };
 
+/// OpenSSL's headers and `pkg-config`: librdkafka is built with OpenSSL, which Kafka's TLS and
+/// SASL/SCRAM need (librdkafka implements SCRAM's hashing with OpenSSL).
+pub const OPENSSL: Prereq = Prereq {
+    name: "OpenSSL headers",
+    why: "librdkafka is built with OpenSSL for Kafka TLS and SASL/SCRAM",
+    source: Source::Apt {
+        packages: &["libssl-dev", "pkg-config"],
+    },
+    env: None,
+    locate: |_| {
+        let pkg_config = on_path("pkg-config")?;
+        std::process::Command::new(pkg_config)
+            .args(["--exists", "openssl"])
+            .status()
+            .is_ok_and(|s| s.success())
+            .then(|| PathBuf::from("/usr/include/openssl"))
+    },
+};
+
 /// PostgreSQL server binaries: the demo's and the tests' throwaway warehouse.
 pub const POSTGRES: Prereq = Prereq {
     name: "PostgreSQL server binaries",
@@ -183,10 +202,10 @@ pub const PYTHON: Prereq = Prereq {
     },
 };
 
-/// `cargo xtask demo`: builds the binary (protoc) and starts a throwaway PostgreSQL.
-pub const DEMO: &[Prereq] = &[PROTOC, POSTGRES];
+/// `cargo xtask demo`: builds the binary (protoc, OpenSSL) and starts a throwaway PostgreSQL.
+pub const DEMO: &[Prereq] = &[PROTOC, OPENSSL, POSTGRES];
 /// `cargo xtask test`: everything the test suite starts for real, and the chart check's Python.
-pub const TEST: &[Prereq] = &[PROTOC, POSTGRES, ETCD, NEXTEST, TANSU, PYTHON];
+pub const TEST: &[Prereq] = &[PROTOC, OPENSSL, POSTGRES, ETCD, NEXTEST, TANSU, PYTHON];
 
 fn env_file(var: &str) -> Option<PathBuf> {
     let path = PathBuf::from(std::env::var_os(var)?);

@@ -6,7 +6,7 @@ const PREFIX: &str = "TIDEMARK__";
 /// these is the raw text even when it looks like a number or a boolean
 /// (`TIDEMARK__COORDINATION__CLUSTER=2024` is the pipeline named "2024"). Kept beside the
 /// structs by a test that walks a config using every key.
-const STRING_KEYS: &[&[&str]] = &[
+pub(crate) const STRING_KEYS: &[&[&str]] = &[
     &["kafka", "brokers"],
     &["kafka", "properties", "*"],
     &["warehouse", "url"],

@@ -6,10 +6,12 @@
 //! they parse as one, else as strings.
 
 mod env;
+mod reference;
 mod routes;
 mod units;
 
 pub use env::apply_env_overrides;
+pub use reference::{config_schema, reference_markdown};
 pub use routes::{expand, Route, TEMPLATE_VARIABLES};
 pub use units::ByteSize;
 
@@ -17,7 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use tidemark_debezium::{BinaryHandling, DecimalHandling, DecodeOptions, TimePrecision};
 use tidemark_model::TableName;
 
@@ -36,7 +39,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration of one tidemark deployment.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the Debezium topics are read from.
@@ -62,14 +65,20 @@ pub struct Config {
     pub tables: Vec<TableConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap servers, `host:port[,host:port…]`.
     pub brokers: String,
     /// Passed to librdkafka as is (security settings, fetch sizes, …). tidemark sets the
     /// properties it depends on (`enable.auto.commit=false`, `auto.offset.reset=error`, …)
-    /// after these, so they cannot be overridden by mistake.
+    /// after these, so they cannot be overridden by mistake. Security is librdkafka's (built
+    /// with OpenSSL): `security.protocol = "SASL_SSL"` (or `SSL`, `SASL_PLAINTEXT`),
+    /// `sasl.mechanisms = "SCRAM-SHA-512"` (or `SCRAM-SHA-256`, `PLAIN`, `OAUTHBEARER`),
+    /// `sasl.username`, and `ssl.ca.location` for a private CA; the password belongs in
+    /// `property_files` or `TIDEMARK__KAFKA__PROPERTIES__SASL.PASSWORD`. A failed
+    /// authentication or an untrusted broker certificate ends the run with an error saying so
+    /// (it is not retried).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
     /// Also commit the applied offsets to Kafka as the consumer group `group.id` (default
@@ -89,7 +98,7 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     #[default]
@@ -98,7 +107,7 @@ pub enum TlsMode {
     VerifyFull,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     #[default]
@@ -106,7 +115,7 @@ pub enum Dialect {
     Redshift,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseConfig {
     /// libpq-style URL or key=value connection string. Its password may instead come from
@@ -135,6 +144,7 @@ pub struct WarehouseConfig {
     /// in one transaction; if a piece still times out, the table stops with an error naming the
     /// statement and this timeout.
     #[serde(default = "default_statement_timeout", with = "units::duration")]
+    #[schemars(with = "reference::DurationText", skip_serializing, extend("default" = "5m"))]
     pub statement_timeout: Duration,
     /// Create a target that does not exist from the first record's Kafka Connect schema (the
     /// JSON converter's `schemas.enable=true`): a column per source field, typed as the
@@ -159,7 +169,7 @@ fn default_statement_timeout() -> Duration {
     Duration::from_secs(300)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CoordinationMode {
     /// One replica, no etcd: it owns every partition.
@@ -169,9 +179,11 @@ pub enum CoordinationMode {
     Etcd,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoordinationConfig {
+    /// Whether replicas coordinate: `"standalone"` (default; one replica owns every
+    /// partition) or `"etcd"` (several replicas share the partitions through etcd leases).
     #[serde(default)]
     pub mode: CoordinationMode,
     /// Partition-owner actors per replica; each has its own Kafka consumer and thread.
@@ -186,6 +198,7 @@ pub struct CoordinationConfig {
     pub endpoints: Vec<String>,
     /// etcd lease time-to-live (mode = "etcd").
     #[serde(default = "default_lease_ttl", with = "units::duration")]
+    #[schemars(with = "reference::DurationText", skip_serializing, extend("default" = "10s"))]
     pub lease_ttl: Duration,
 }
 
@@ -211,17 +224,21 @@ impl Default for CoordinationConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
-    /// A micro-batch is sent to its table's merge once it holds this many ranked rows…
+    /// A micro-batch is sent to its table's merge once it holds this many ranked rows (or
+    /// `max_bytes`, or its oldest record has waited `linger`).
     #[serde(default = "default_max_rows")]
     pub max_rows: usize,
-    /// …or this many bytes of decoded rows…
+    /// A micro-batch is sent to its table's merge once it holds this many bytes of decoded
+    /// rows (or `max_rows`, or its oldest record has waited `linger`).
     #[serde(default = "default_max_bytes")]
     pub max_bytes: ByteSize,
-    /// …or once its oldest record has waited this long.
+    /// A micro-batch is sent to its table's merge once its oldest record has waited this long
+    /// (or it holds `max_rows` or `max_bytes`).
     #[serde(default = "default_linger", with = "units::duration")]
+    #[schemars(with = "reference::DurationText", skip_serializing, extend("default" = "200ms"))]
     pub linger: Duration,
     /// Batches of one owner that may wait for or be in a merge at once; more is backpressure.
     #[serde(default = "default_max_in_flight")]
@@ -263,26 +280,29 @@ impl Default for BatchConfig {
 /// themselves do not say: without the schema envelope (`value.converter.schemas.enable=false`)
 /// a field is read as its target column's type and these settings say. Same names and values
 /// as the connector options.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecodingConfig {
     /// `decimal.handling.mode`: `"precise"` (default; base64 unscaled bytes, the scale from the
     /// schema or the column's `numeric(p,s)`), `"string"` or `"double"`. Numbers are always
     /// read from their JSON text, never through a float.
     #[serde(default)]
+    #[schemars(with = "reference::DecimalHandlingValues", extend("default" = "precise"))]
     pub decimal_handling: DecimalHandling,
     /// `time.precision.mode`: `"adaptive"` (default; ms for a column of precision ≤ 3, else
     /// µs), `"micro"` (adaptive_time_microseconds) or `"connect"` (ms throughout).
     #[serde(default)]
+    #[schemars(with = "reference::TimePrecisionValues", extend("default" = "adaptive"))]
     pub time_precision: TimePrecision,
     /// `binary.handling.mode`: `"base64"` (default), `"base64-url-safe"` or `"hex"`.
     #[serde(default)]
+    #[schemars(with = "reference::BinaryHandlingValues", extend("default" = "base64"))]
     pub binary_handling: BinaryHandling,
 }
 
 /// What happens to a record that cannot be applied: one that is not valid JSON or not a
 /// Debezium event, has no key, or has a value that cannot be read as its column's type.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorsConfig {
     /// `"fail"` (default): the table stops with an error naming the record (topic, partition,
@@ -298,7 +318,7 @@ pub struct ErrorsConfig {
 /// (connected to Kafka and the warehouse, holding its lease in etcd mode, not draining: 200,
 /// else 503 with the reasons), `/metrics` (Prometheus text format) and `/status` (the JSON of
 /// `tidemark status --json`). `refresh` and the other commands serve none.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// Serve the endpoints in `run`.
@@ -322,7 +342,7 @@ impl Default for HttpConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorMode {
     #[default]
@@ -330,7 +350,7 @@ pub enum ErrorMode {
     DeadLetter,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
     /// The Debezium topic of one source table (or `topics`).
@@ -368,10 +388,13 @@ pub struct TableConfig {
     #[serde(default)]
     pub truncate: TruncateMode,
     /// Overrides `decoding.decimal_handling` for this table.
+    #[schemars(with = "Option<reference::DecimalHandlingValues>")]
     pub decimal_handling: Option<DecimalHandling>,
     /// Overrides `decoding.time_precision` for this table.
+    #[schemars(with = "Option<reference::TimePrecisionValues>")]
     pub time_precision: Option<TimePrecision>,
     /// Overrides `decoding.binary_handling` for this table.
+    #[schemars(with = "Option<reference::BinaryHandlingValues>")]
     pub binary_handling: Option<BinaryHandling>,
     /// Overrides `errors.mode` for this table.
     pub errors: Option<ErrorMode>,
@@ -394,7 +417,7 @@ pub struct TableConfig {
     pub delete_mode: DeleteMode,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeleteMode {
     #[default]
@@ -402,7 +425,7 @@ pub enum DeleteMode {
     Soft,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TruncateMode {
     #[default]

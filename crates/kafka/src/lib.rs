@@ -6,6 +6,7 @@
 
 mod committer;
 mod reader;
+mod watch;
 
 pub use committer::KafkaOffsetReporter;
 pub use reader::KafkaReader;
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, DefaultConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
@@ -42,7 +43,7 @@ pub struct KafkaBroker {
     /// Client properties for every consumer we create.
     properties: BTreeMap<String, String>,
     /// A consumer used only for metadata and watermark queries, created on first use.
-    metadata: Mutex<Option<BaseConsumer>>,
+    metadata: Mutex<Option<watch::MetadataClient>>,
 }
 
 impl KafkaBroker {
@@ -76,20 +77,30 @@ impl KafkaBroker {
     }
 
     fn consumer(&self, context: &str) -> Result<BaseConsumer, BrokerError> {
+        self.consumer_with(context, DefaultConsumerContext)
+    }
+
+    fn consumer_with<C: ConsumerContext + 'static>(
+        &self,
+        context: &str,
+        client_context: C,
+    ) -> Result<BaseConsumer<C>, BrokerError> {
         let mut config = ClientConfig::new();
         for (k, v) in &self.properties {
             config.set(k, v);
         }
-        config.create().map_err(|e| match e {
-            KafkaError::ClientConfig(..) => BrokerError::Config(e.to_string()),
-            other => client_error(context, other),
-        })
+        config
+            .create_with_context(client_context)
+            .map_err(|e| match e {
+                KafkaError::ClientConfig(..) => BrokerError::Config(e.to_string()),
+                other => client_error(context, other),
+            })
     }
 
     fn with_metadata<T>(
         &self,
         context: &str,
-        f: impl FnOnce(&BaseConsumer) -> Result<T, BrokerError>,
+        f: impl FnOnce(&watch::MetadataClient) -> Result<T, BrokerError>,
     ) -> Result<T, BrokerError> {
         let mut guard = self.metadata.lock().map_err(|_| BrokerError::Client {
             context: context.into(),
@@ -97,10 +108,10 @@ impl KafkaBroker {
             message: "metadata client lock poisoned".into(),
         })?;
         if guard.is_none() {
-            *guard = Some(self.consumer(context)?);
+            *guard = Some(self.consumer_with(context, watch::SecurityWatch::default())?);
         }
         match guard.as_ref() {
-            Some(c) => f(c),
+            Some(c) => f(c).map_err(|e| watch::classify(c, e)),
             None => Err(BrokerError::Client {
                 context: context.into(),
                 code: None,

@@ -279,11 +279,14 @@ impl Session<'_> {
 
     /// Refresh: every slot has reached its targets or has nothing to do.
     fn refresh_complete(&self) -> bool {
-        self.slots.iter().all(|s| match s.state {
-            SliceState::Done => true,
-            SliceState::Idle => s.held.is_empty(),
-            SliceState::Running { .. } | SliceState::Draining { .. } => false,
-        })
+        // Before the partitions were ever read (the broker unreachable so far), nothing was
+        // started and nothing is done.
+        self.partitions_read.is_some()
+            && self.slots.iter().all(|s| match s.state {
+                SliceState::Done => true,
+                SliceState::Idle => s.held.is_empty(),
+                SliceState::Running { .. } | SliceState::Draining { .. } => false,
+            })
     }
 
     /// A slice's owner has reported: close it and give its keys back (the ones still assigned

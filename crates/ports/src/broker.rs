@@ -73,6 +73,10 @@ pub enum BrokerError {
     UnknownTopic { topic: String },
     #[error("kafka client configuration: {0}")]
     Config(String),
+    /// The broker refused the connection for a security reason (SASL authentication failed,
+    /// the broker's certificate is not trusted): not retried.
+    #[error("kafka: {context}: refused: {reason} (check kafka.properties: security.protocol, sasl.mechanisms, sasl.username and the password, ssl.ca.location)")]
+    Refused { context: String, reason: String },
     #[error("kafka: {context}: {message}")]
     Client {
         context: String,

@@ -79,6 +79,10 @@ pub enum TestkitError {
     },
 
     /// The mock Kafka process broke its line protocol or refused a command.
+    /// Generating certificates or configuring the TLS proxy failed.
+    #[error("test TLS: {0}")]
+    Tls(String),
+
     #[error("mock kafka: {0}")]
     MockKafka(String),
 

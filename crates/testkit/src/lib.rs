@@ -14,17 +14,20 @@ mod produce;
 mod signal;
 mod table;
 mod tansu;
+mod tls;
 
 pub use error::TestkitError;
 pub use etcd::Etcd;
 pub use mock_kafka::{MockKafka, MOCK_KAFKA_BIN};
 pub use process::{free_port, workspace_bin};
 pub use produce::{
-    consume_range, high_watermarks, partitions, produce, ConsumedRecord, ProduceRecord,
+    consume_range, high_watermarks, partitions, produce, produce_with, ConsumedRecord,
+    ProduceRecord,
 };
 pub use signal::signal;
 pub use table::{connect, duplicate_keys, quote_ident, quote_table, table_as_text};
-pub use tansu::Tansu;
+pub use tansu::{ScramUser, Tansu};
 /// The random Debezium history generator and its independent oracle (also used by `demo`).
 pub use tidemark_cdcgen as cdcgen;
 pub use tidemark_localpg::{LocalPgError, LocalPostgres};
+pub use tls::{Certificates, TlsProxy};

@@ -74,7 +74,20 @@ pub async fn produce(
     bootstrap: &str,
     records: impl IntoIterator<Item = ProduceRecord>,
 ) -> Result<u64, TestkitError> {
-    let producer: FutureProducer = producer_config(bootstrap)
+    produce_with(bootstrap, &[], records).await
+}
+
+/// [`produce`] with more client properties (a secured broker's security settings).
+pub async fn produce_with(
+    bootstrap: &str,
+    client: &[(String, String)],
+    records: impl IntoIterator<Item = ProduceRecord>,
+) -> Result<u64, TestkitError> {
+    let mut config = producer_config(bootstrap);
+    for (key, value) in client {
+        config.set(key, value);
+    }
+    let producer: FutureProducer = config
         .create()
         .map_err(|e| TestkitError::kafka(format!("creating a producer for {bootstrap}"), e))?;
     // (delivery, topic, partition) of records sent but not yet acknowledged, oldest first.

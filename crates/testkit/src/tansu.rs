@@ -19,6 +19,15 @@ const PORT_ATTEMPTS: usize = 5;
 const INSTALL_HINT: &str =
     "run the tests with `cargo xtask test`, which installs it (or `cargo xtask setup` alone)";
 
+/// A SASL/SCRAM credential for [`Tansu::create_user`].
+#[derive(Debug, Clone)]
+pub struct ScramUser {
+    pub name: String,
+    pub password: String,
+    /// `"scram256"` or `"scram512"` (tansu's names for SCRAM-SHA-256/512).
+    pub mechanism: &'static str,
+}
+
 /// A `tansu broker` process storing its data in `TEMPDIR/tansu.db`; killed by PID on drop.
 #[derive(Debug)]
 pub struct Tansu {
@@ -28,10 +37,16 @@ pub struct Tansu {
     dir: tempfile::TempDir,
     /// Broker output (stdout + stderr of every run), quoted in errors.
     log_path: PathBuf,
-    /// TCP port on 127.0.0.1, kept across restarts.
+    /// TCP port on 127.0.0.1 the broker listens on, kept across restarts.
     port: u16,
-    /// `127.0.0.1:PORT`, what rdkafka clients bootstrap from.
+    /// What rdkafka clients bootstrap from: `127.0.0.1:PORT`, or the TLS proxy's address once
+    /// [`Tansu::secure`] made the broker advertise it.
     bootstrap: String,
+    /// Client properties every client of this broker needs (security settings after
+    /// [`Tansu::secure`]); used by the readiness probe and topic checks.
+    client: Vec<(String, String)>,
+    /// `--authentication` (SASL required) on every launch after [`Tansu::secure`].
+    authentication: bool,
     /// The broker process while it runs; `None` after `kill9`.
     child: Option<Child>,
 }
@@ -51,6 +66,8 @@ impl Tansu {
             log_path,
             port: 0,
             bootstrap: String::new(),
+            client: Vec::new(),
+            authentication: false,
             child: None,
         };
         let mut attempt = 0;
@@ -79,6 +96,42 @@ impl Tansu {
         self.port
     }
 
+    /// Client properties every client of this broker needs (empty until [`Tansu::secure`]).
+    pub fn client_properties(&self) -> &[(String, String)] {
+        &self.client
+    }
+
+    /// Stores a SASL/SCRAM credential with `tansu user create` (before [`Tansu::secure`]: the
+    /// command does not authenticate).
+    pub fn create_user(&self, user: &ScramUser) -> Result<(), TestkitError> {
+        let broker = format!("tcp://127.0.0.1:{}", self.port);
+        self.run_cli(&[
+            "user",
+            "create",
+            "--broker",
+            &broker,
+            "--mechanism",
+            user.mechanism,
+            &user.name,
+            &user.password,
+        ])
+    }
+
+    /// Restarts the broker requiring SASL authentication and advertising `localhost:PORT` of a
+    /// [`crate::TlsProxy`] in front of it, so that every client connection goes through the
+    /// proxy; `client` are the properties a client then needs (security protocol, mechanism,
+    /// credentials, CA). Topics and users must exist before: tansu's CLI cannot authenticate.
+    pub fn secure(
+        &mut self,
+        proxy_port: u16,
+        client: Vec<(String, String)>,
+    ) -> Result<(), TestkitError> {
+        self.authentication = true;
+        self.bootstrap = format!("localhost:{proxy_port}");
+        self.client = client;
+        self.restart()
+    }
+
     /// PID of the broker, if running.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -92,29 +145,43 @@ impl Tansu {
     /// Creates a topic with `tansu topic create`, then waits until metadata shows it with
     /// `partitions` partitions.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), TestkitError> {
-        let broker = format!("tcp://{}", self.bootstrap);
-        let out = Command::new(&self.bin)
-            .args(["topic", "create", name, "--partitions"])
-            .arg(partitions.to_string())
-            .args(["--broker", &broker])
-            .output()
-            .map_err(|e| {
-                TestkitError::io(format!("running {} topic create", self.bin.display()), e)
-            })?;
-        if !out.status.success() {
-            return Err(TestkitError::Command {
-                program: format!(
-                    "tansu topic create {name} --partitions {partitions} --broker {broker}"
-                ),
-                status: out.status,
-                output: format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            });
+        let broker = format!("tcp://127.0.0.1:{}", self.port);
+        let partitions_arg = partitions.to_string();
+        self.run_cli(&[
+            "topic",
+            "create",
+            name,
+            "--partitions",
+            &partitions_arg,
+            "--broker",
+            &broker,
+        ])?;
+        wait_for_topic(
+            &self.bootstrap,
+            &self.client,
+            name,
+            partitions,
+            Duration::from_secs(10),
+        )
+    }
+
+    /// Runs `tansu ARGS` and fails with its output if it fails.
+    fn run_cli(&self, args: &[&str]) -> Result<(), TestkitError> {
+        let out = Command::new(&self.bin).args(args).output().map_err(|e| {
+            TestkitError::io(format!("running {} {}", self.bin.display(), args[0]), e)
+        })?;
+        if out.status.success() {
+            return Ok(());
         }
-        wait_for_topic(&self.bootstrap, name, partitions, Duration::from_secs(10))
+        Err(TestkitError::Command {
+            program: format!("tansu {}", args.join(" ")),
+            status: out.status,
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        })
     }
 
     /// SIGKILL the broker (a crash). Data acknowledged before stays in the SQLite file.
@@ -137,17 +204,26 @@ impl Tansu {
     /// Spawns the broker on `self.port` and waits until it answers a metadata request.
     fn launch(&mut self) -> Result<(), TestkitError> {
         let (log, log2) = log_pair(&self.log_path)?;
-        let url = format!("tcp://{}", self.bootstrap);
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://{}", self.bootstrap);
         // The SQLite path is relative to the working directory (tansu joins the URL path
         // onto its current dir), hence current_dir + `sqlite://tansu.db`.
         let mut cmd = Command::new(&self.bin);
         cmd.arg("broker")
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &advertised,
+            ])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
+        if self.authentication {
+            cmd.arg("--authentication");
+        }
         for var in [
             "CLUSTER_ID",
             "LISTENER_URL",
@@ -185,7 +261,7 @@ impl Tansu {
                 });
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
-                match metadata_probe(&self.bootstrap) {
+                match metadata_probe(&self.bootstrap, &self.client) {
                     Ok(()) => return Ok(()),
                     Err(e) => last_error = e.to_string(),
                 }
@@ -254,8 +330,15 @@ fn find_tansu() -> Result<PathBuf, TestkitError> {
     }
 }
 
-fn probe_consumer(bootstrap: &str) -> Result<BaseConsumer, TestkitError> {
-    ClientConfig::new()
+fn probe_consumer(
+    bootstrap: &str,
+    client: &[(String, String)],
+) -> Result<BaseConsumer, TestkitError> {
+    let mut config = ClientConfig::new();
+    for (key, value) in client {
+        config.set(key, value);
+    }
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "tidemark-testkit-probe")
         .set("enable.auto.commit", "false")
@@ -265,8 +348,8 @@ fn probe_consumer(bootstrap: &str) -> Result<BaseConsumer, TestkitError> {
 }
 
 /// One metadata request to the broker.
-fn metadata_probe(bootstrap: &str) -> Result<(), TestkitError> {
-    let consumer = probe_consumer(bootstrap)?;
+fn metadata_probe(bootstrap: &str, client: &[(String, String)]) -> Result<(), TestkitError> {
+    let consumer = probe_consumer(bootstrap, client)?;
     consumer
         .fetch_metadata(None, Duration::from_secs(2))
         .map(|_| ())
@@ -276,11 +359,12 @@ fn metadata_probe(bootstrap: &str) -> Result<(), TestkitError> {
 /// Waits until metadata shows `topic` with `partitions` partitions.
 pub(crate) fn wait_for_topic(
     bootstrap: &str,
+    client: &[(String, String)],
     topic: &str,
     partitions: i32,
     timeout: Duration,
 ) -> Result<(), TestkitError> {
-    let consumer = probe_consumer(bootstrap)?;
+    let consumer = probe_consumer(bootstrap, client)?;
     let deadline = Instant::now() + timeout;
     loop {
         let found = match consumer.fetch_metadata(Some(topic), Duration::from_secs(2)) {
