@@ -101,6 +101,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
             let coordinator = Arc::new(tidemark_etcd::EtcdCoordinator::new(
                 vec![endpoint],
                 "growth",
+                Default::default(),
             ));
             let spec = ReplicaSpec {
                 tables: Arc::new(vec![TableSpec {

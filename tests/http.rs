@@ -2,8 +2,6 @@
 //! "draining" during a SIGTERM drain), `/metrics` (the counters of what was applied, freshness,
 //! owned partitions, lag falling to 0 after catch-up) and `/status`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use tidemark_e2e::*;
@@ -11,22 +9,6 @@ use tidemark_e2e::*;
 const ID: &str = r#"{"type":"int32","optional":false,"field":"id"}"#;
 const NAME: &str = r#"{"type":"string","optional":true,"field":"name"}"#;
 const TOPIC: &str = "shop.shop.items";
-
-/// `GET path` with HTTP/1.0 (the server closes the connection after the response).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
 
 fn wait_for(what: &str, running: &mut Running, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -39,15 +21,6 @@ fn wait_for(what: &str, running: &mut Running, mut done: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// The value of one sample line (`name{labels} value`) of the exposition.
-fn sample(metrics: &str, line_start: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 fn produce(stack: &Stack, ids: std::ops::Range<i64>) {
@@ -75,20 +48,24 @@ fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
     let mut running = Running::start(&config, stack.dir.path().join("run.log"));
     let port = running.http_port;
     wait_for("/readyz 200", &mut running, || {
-        get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+        http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
     });
-    assert_eq!(get(port, "/healthz"), Some((200, "ok\n".to_string())));
+    assert_eq!(http_get(port, "/healthz"), Some((200, "ok\n".to_string())));
 
     let table = "table=\"public.items\"";
     wait_for("100 rows upserted", &mut running, || {
-        get(port, "/metrics")
-            .and_then(|(_, m)| sample(&m, &format!("tidemark_rows_upserted_total{{{table}}}")))
-            == Some(100.0)
+        http_get(port, "/metrics").and_then(|(_, m)| {
+            metric_sample(&m, &format!("tidemark_rows_upserted_total{{{table}}}"))
+        }) == Some(100.0)
     });
-    let (status, metrics) = get(port, "/metrics").expect("/metrics");
+    let (status, metrics) = http_get(port, "/metrics").expect("/metrics");
     assert_eq!(status, 200);
     let expect = |line: &str, want: f64| {
-        assert_eq!(sample(&metrics, line), Some(want), "{line} in\n{metrics}");
+        assert_eq!(
+            metric_sample(&metrics, line),
+            Some(want),
+            "{line} in\n{metrics}"
+        );
     };
     expect(
         &format!("tidemark_events_read_total{{topic=\"{TOPIC}\"}}"),
@@ -98,19 +75,34 @@ fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
         &format!("tidemark_freshness_seconds_count{{{table}}}"),
         100.0,
     );
+    // Every record carries `source.ts_ms`: each is measured from the source database too,
+    // within the minute the test takes.
+    expect(
+        &format!("tidemark_source_freshness_seconds_count{{{table}}}"),
+        100.0,
+    );
+    assert!(
+        metric_sample(
+            &metrics,
+            &format!("tidemark_source_freshness_seconds_sum{{{table}}}")
+        )
+        .is_some_and(|s| s > 0.0 && s < 100.0 * 60.0),
+        "{metrics}"
+    );
     expect("tidemark_owned_partitions", 1.0);
     expect(&format!("tidemark_dead_letters_total{{{table}}}"), 0.0);
     assert!(
-        sample(&metrics, &format!("tidemark_batches_total{{{table}}}")).is_some_and(|b| b >= 1.0)
+        metric_sample(&metrics, &format!("tidemark_batches_total{{{table}}}"))
+            .is_some_and(|b| b >= 1.0)
     );
-    assert!(sample(
+    assert!(metric_sample(
         &metrics,
         &format!("tidemark_merge_duration_seconds_count{{{table}}}")
     )
     .is_some_and(|b| b >= 1.0));
     let lag = format!("tidemark_consumer_lag_messages{{partition=\"0\",topic=\"{TOPIC}\"}}");
     wait_for("lag measured as 0", &mut running, || {
-        get(port, "/metrics").and_then(|(_, m)| sample(&m, &lag)) == Some(0.0)
+        http_get(port, "/metrics").and_then(|(_, m)| metric_sample(&m, &lag)) == Some(0.0)
     });
     // Every metric the shipped Grafana dashboard queries exists on this live replica.
     let listed = std::process::Command::new("python3")
@@ -129,7 +121,7 @@ fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
         "{}",
         String::from_utf8_lossy(&listed.stderr)
     );
-    let (_, metrics) = get(port, "/metrics").expect("/metrics");
+    let (_, metrics) = http_get(port, "/metrics").expect("/metrics");
     let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
         .lines()
         .map(String::from)
@@ -141,7 +133,7 @@ fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
             "the dashboard queries {name}, which the replica does not expose:\n{metrics}"
         );
     }
-    let (status, body) = get(port, "/status").expect("/status");
+    let (status, body) = http_get(port, "/status").expect("/status");
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("status JSON");
     assert_eq!(json["partitions"][0]["next_offset"], 100, "{json}");
@@ -159,7 +151,7 @@ fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
     std::thread::sleep(Duration::from_millis(500));
     running.signal(libc::SIGTERM);
     wait_for("/readyz 503 draining", &mut running, || {
-        get(port, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("draining"))
+        http_get(port, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("draining"))
     });
     rt.block_on(locker.batch_execute("COMMIT")).expect("unlock");
     let exit = running.terminate(Duration::from_secs(30));

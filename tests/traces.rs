@@ -1,60 +1,28 @@
-//! Traces over OTLP: a real OTLP/HTTP (protobuf) receiver gets one `batch` trace per committed
-//! micro-batch, with the messaging attributes, the `merge` span under it and the statement
-//! spans (stage, delete, insert, watermark, commit) under that, and a link to the producer's
-//! span of each record that carried a `traceparent` header.
+//! Traces over OTLP: a real OTLP receiver, over HTTP (protobuf) and over gRPC, gets one `batch`
+//! trace per committed micro-batch, with the messaging attributes, the `merge` span under it
+//! and the statement spans (stage, delete, insert, watermark, commit) under that, and a link to
+//! the producer's span of each record that carried a `traceparent` header. The HTTP export is
+//! configured by the standard variables (winning over the file's `[telemetry]`), the gRPC one
+//! by the config file alone.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
 use tidemark_e2e::*;
 
 const TOPIC: &str = "shop.shop.items";
 const ID: &str = r#"{"type":"int32","optional":false,"field":"id"}"#;
 const PRODUCER_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
-
-/// An OTLP/HTTP receiver: accepts `POST /v1/traces` (protobuf) and keeps every request.
-fn receiver() -> (u16, Arc<Mutex<Vec<ExportTraceServiceRequest>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let keep = received.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let mut length = 0usize;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            if let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) {
-                keep.lock().expect("lock").push(request);
-            }
-            let mut stream = reader.into_inner();
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-        }
-    });
-    (port, received)
-}
 
 fn attribute(span: &Span, key: &str) -> Option<String> {
     span.attributes
@@ -72,8 +40,60 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[test]
-fn every_batch_is_one_trace_with_merge_and_statement_spans_linked_to_its_producers() {
+/// An OTLP/gRPC receiver: a tonic server of the collector's `TraceService`; keeps every
+/// request with its `authorization` metadata.
+fn grpc_receiver() -> (u16, Arc<Mutex<Vec<Authorized>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().expect("addr").port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let service = TraceServiceServer::new(GrpcReceiver(received.clone()));
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                .await
+                .expect("serve");
+        });
+    });
+    (port, received)
+}
+
+/// A request with the `authorization` it came with.
+type Authorized = (Option<String>, ExportTraceServiceRequest);
+
+struct GrpcReceiver(Arc<Mutex<Vec<Authorized>>>);
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        self.0
+            .lock()
+            .expect("lock")
+            .push((authorization, request.into_inner()));
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// A stack with three records on `TOPIC`, the one at offset 1 carrying a producer's
+/// `traceparent`.
+fn stack_with_records() -> Stack {
     let stack = Stack::start();
     stack.kafka.create_topic(TOPIC, 1).expect("topic");
     let traceparent = format!("00-{PRODUCER_TRACE}-b7ad6b7169203331-01");
@@ -87,22 +107,26 @@ fn every_batch_is_one_trace_with_merge_and_statement_spans_linked_to_its_produce
         })
         .collect();
     stack.send(records);
-    let config = stack.auto_table_config("traces", TOPIC, "public.items", "");
-    let (port, received) = receiver();
-    let out = std::process::Command::new(tidemark_bin())
+    stack
+}
+
+/// Runs `tidemark refresh --json` with these variables (and no other `OTEL_*` one of this
+/// process); returns the number of merges of the summary.
+fn refresh_traced(config: &Path, env: &[(&str, String)]) -> u64 {
+    let mut command = std::process::Command::new(tidemark_bin());
+    command
         .args([
             "refresh",
             "--json",
             "--config",
             &config.display().to_string(),
         ])
-        .env("TIDEMARK_LOG", "info")
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{port}"),
-        )
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        .env("OTEL_SERVICE_NAME", "tidemark-under-test")
+        .env("TIDEMARK_LOG", "info");
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("OTEL_")) {
+        command.env_remove(name);
+    }
+    let out = command
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run tidemark");
     assert!(
@@ -111,21 +135,67 @@ fn every_batch_is_one_trace_with_merge_and_statement_spans_linked_to_its_produce
         String::from_utf8_lossy(&out.stderr)
     );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary");
-    let merges = summary["tables"][0]["merges"].as_u64().expect("merges");
+    summary["tables"][0]["merges"].as_u64().expect("merges")
+}
 
+#[test]
+fn every_batch_is_one_trace_with_merge_and_statement_spans_linked_to_its_producers() {
+    let stack = stack_with_records();
+    // The standard variables win over the file: its endpoint receives nothing.
+    let ignored = "[telemetry]\notlp_endpoint = \"http://127.0.0.1:9\"\notlp_protocol = \"grpc\"\n\
+                   service_name = \"from-the-file\"\n";
+    let config = stack.auto_table_config("traces", TOPIC, "public.items", ignored);
+    let (port, received) = otlp_http_receiver();
+    let merges = refresh_traced(
+        &config,
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{port}"),
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".into()),
+            ("OTEL_SERVICE_NAME", "tidemark-under-test".into()),
+        ],
+    );
     let requests = received.lock().expect("lock").clone();
+    assert_batch_traces(&requests, "tidemark-under-test", merges);
+}
+
+#[test]
+fn grpc_export_configured_in_the_config_file_gets_the_same_traces() {
+    let stack = stack_with_records();
+    let (port, received) = grpc_receiver();
+    let telemetry = format!(
+        "[telemetry]\notlp_endpoint = \"http://127.0.0.1:{port}\"\notlp_protocol = \"grpc\"\n\
+         service_name = \"tidemark-over-grpc\"\n\
+         [telemetry.otlp_headers]\nauthorization = \"Bearer test-token\"\n"
+    );
+    let config = stack.auto_table_config("traces", TOPIC, "public.items", &telemetry);
+    let merges = refresh_traced(&config, &[]);
+    let received = received.lock().expect("lock").clone();
+    assert!(
+        received
+            .iter()
+            .all(|(auth, _)| auth.as_deref() == Some("Bearer test-token")),
+        "every export carries telemetry.otlp_headers"
+    );
+    let requests: Vec<_> = received.into_iter().map(|(_, r)| r).collect();
+    assert_batch_traces(&requests, "tidemark-over-grpc", merges);
+}
+
+/// The spans of `requests`, all of `service`: one `batch` trace per committed micro-batch
+/// (`merges` of them) with its attributes, `merge` under it, the statement spans under that,
+/// and the producer's link.
+fn assert_batch_traces(requests: &[ExportTraceServiceRequest], service: &str, merges: u64) {
     let mut spans: Vec<Span> = Vec::new();
-    for request in &requests {
+    for request in requests {
         for resource in &request.resource_spans {
-            let service = resource
+            let name = resource
                 .resource
                 .as_ref()
                 .and_then(|r| r.attributes.iter().find(|a| a.key == "service.name"))
                 .and_then(|a| a.value.as_ref()?.value.clone());
-            assert_eq!(
-                service,
-                Some(AnyValue::StringValue("tidemark-under-test".into()))
-            );
+            assert_eq!(name, Some(AnyValue::StringValue(service.into())));
             for scope in &resource.scope_spans {
                 spans.extend(scope.spans.iter().cloned());
             }

@@ -8,6 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
+mod otlp;
+
+pub use otlp::otlp_http_receiver;
 
 use tidemark_cdcgen::{Oracle, Record, TableDef};
 use tidemark_testkit::{LocalPostgres, ProduceRecord, Tansu};
@@ -572,8 +575,12 @@ pub fn connect_record(
         r#"{{"type":"struct","fields":[{}],"optional":true,"name":"{topic}.Value""#,
         fields.join(",")
     );
+    // `source.ts_ms`: made in the source database now (for the source freshness metric).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let value = format!(
-        r#"{{"schema":{{"type":"struct","fields":[{row},"field":"before"}},{row},"field":"after"}},{{"type":"string","optional":false,"field":"op"}}],"optional":false,"name":"{topic}.Envelope"}},"payload":{{"before":null,"after":{after},"op":"c"}}}}"#
+        r#"{{"schema":{{"type":"struct","fields":[{row},"field":"before"}},{row},"field":"after"}},{{"type":"string","optional":false,"field":"op"}}],"optional":false,"name":"{topic}.Envelope"}},"payload":{{"before":null,"after":{after},"source":{{"connector":"mysql","ts_ms":{now_ms}}},"op":"c"}}}}"#
     );
     let key = format!(
         r#"{{"schema":{{"type":"struct","fields":[{id_field}],"optional":false,"name":"{topic}.Key"}},"payload":{{"id":{id}}}}}"#
@@ -603,4 +610,32 @@ pub fn query_text(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
             })
             .collect()
     })
+}
+
+/// `GET path` on 127.0.0.1:`port` with HTTP/1.0 (the server closes the connection after the
+/// response): status and body, `None` if there is no answer.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// The value of the first sample line of a Prometheus exposition that starts with
+/// `line_start` (`name{labels}`).
+pub fn metric_sample(metrics: &str, line_start: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }

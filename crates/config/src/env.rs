@@ -21,6 +21,10 @@ pub(crate) const STRING_KEYS: &[&[&str]] = &[
     &["tables", "*", "columns", "*"],
     &["tables", "*", "unmanaged_columns", "*"],
     &["tables", "*", "truncate"],
+    &["telemetry", "otlp_endpoint"],
+    &["telemetry", "otlp_protocol"],
+    &["telemetry", "service_name"],
+    &["telemetry", "otlp_headers", "*"],
 ];
 
 /// Maps whose keys are the user's, and case-sensitive: source field names.
@@ -182,6 +186,12 @@ mod tests {
         truncate = "apply"
         [tables.columns]
         ID = "id"
+        [telemetry]
+        otlp_endpoint = "http://collector:4317"
+        otlp_protocol = "grpc"
+        service_name = "svc"
+        [telemetry.otlp_headers]
+        authorization = "Bearer t"
     "#;
 
     /// Keys that take a string or a number (durations, byte sizes): typed by TOML parsing.
@@ -242,6 +252,18 @@ mod tests {
         assert_eq!(c.warehouse.schema, "true");
         assert_eq!(c.tables[0].key.as_deref(), Some(&["42".to_string()][..]));
         assert_eq!(c.batch.max_rows, 77);
+    }
+
+    #[test]
+    fn telemetry_headers_come_from_the_environment_and_are_never_shown() {
+        let c = with_env(&[("TIDEMARK__TELEMETRY__OTLP_HEADERS__X-TOKEN", "12345")]).unwrap();
+        let headers = &c.telemetry.otlp_headers;
+        assert_eq!(headers.get("x-token").map(|s| s.expose()), Some("12345"));
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("12345") && !shown.contains("Bearer t"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct Config {
     /// The HTTP endpoints of `run` (health, metrics, status).
     #[serde(default)]
     pub http: HttpConfig,
+    /// Traces over OTLP.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// One entry per Debezium topic: the table it is applied to.
     pub tables: Vec<TableConfig>,
 }
@@ -200,6 +203,22 @@ pub struct CoordinationConfig {
     #[serde(default = "default_lease_ttl", with = "units::duration")]
     #[schemars(with = "reference::DurationText", skip_serializing, extend("default" = "10s"))]
     pub lease_ttl: Duration,
+    /// PEM file of the CA certificates that sign etcd's server certificate. Setting it turns
+    /// TLS on: the endpoints must then be `https://` (and an `https://` endpoint needs it).
+    /// The certificate is checked against the CA and the endpoint's host name (fails closed).
+    pub ca_file: Option<String>,
+    /// Client certificate (PEM) for an etcd started with `--client-cert-auth`; needs
+    /// `key_file` and `ca_file`.
+    pub cert_file: Option<String>,
+    /// Private key (PEM) of `cert_file`.
+    pub key_file: Option<String>,
+    /// etcd user, for an etcd with authentication enabled (`etcdctl auth enable`); its
+    /// password is read from `password_file`. A wrong user or password stops the replica
+    /// with an error saying so (not retried).
+    pub username: Option<String>,
+    /// File holding the password of `username` (a mounted Secret); a trailing newline is
+    /// ignored.
+    pub password_file: Option<String>,
 }
 
 fn default_slices() -> usize {
@@ -220,6 +239,11 @@ impl Default for CoordinationConfig {
             cluster: default_cluster(),
             endpoints: Vec::new(),
             lease_ttl: default_lease_ttl(),
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            username: None,
+            password_file: None,
         }
     }
 }
@@ -339,6 +363,84 @@ impl Default for HttpConfig {
             enabled: true,
             listen: default_listen(),
         }
+    }
+}
+
+/// Traces over OTLP, one trace per micro-batch, exported by `run` and `refresh`: off unless an
+/// endpoint is set. The standard OpenTelemetry variables win over these keys, each on its own:
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the traces URL as is) or `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// over `otlp_endpoint`, `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or `OTEL_EXPORTER_OTLP_PROTOCOL`
+/// over `otlp_protocol`, `OTEL_SERVICE_NAME` over `service_name`; `OTEL_EXPORTER_OTLP_HEADERS`
+/// adds to `otlp_headers` and wins for a header both name; `OTEL_SDK_DISABLED=true` turns traces
+/// off. Timeouts and compression are the exporter's `OTEL_EXPORTER_OTLP_*` variables.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP address, like `OTEL_EXPORTER_OTLP_ENDPOINT`:
+    /// `"http://otel-collector:4318"` for http/protobuf (spans are posted to its `/v1/traces`)
+    /// or `"http://otel-collector:4317"` for grpc (`https://` for TLS). Absent or empty: no
+    /// traces.
+    pub otlp_endpoint: Option<String>,
+    /// How spans are sent to the collector.
+    #[serde(default)]
+    pub otlp_protocol: OtlpProtocol,
+    /// The `service.name` of the traces' resource.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// Headers (gRPC metadata) sent with every export, e.g. `authorization = "Bearer …"` for a
+    /// collector that wants credentials; better set from the environment
+    /// (`TIDEMARK__TELEMETRY__OTLP_HEADERS__AUTHORIZATION`) than written here. Their values are
+    /// never logged.
+    #[serde(default)]
+    pub otlp_headers: BTreeMap<String, Secret>,
+}
+
+fn default_service_name() -> String {
+    "tidemark".to_string()
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            otlp_protocol: OtlpProtocol::default(),
+            service_name: default_service_name(),
+            otlp_headers: BTreeMap::new(),
+        }
+    }
+}
+
+/// An OTLP transport, named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
+pub enum OtlpProtocol {
+    /// Protobuf over HTTP (the collector's port 4318).
+    #[default]
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    /// gRPC (the collector's port 4317).
+    #[serde(rename = "grpc")]
+    Grpc,
+}
+
+/// A string that is never shown: its `Debug` is `"<redacted>"`, so a logged config cannot leak
+/// it. [`Secret::expose`] is the value.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
     }
 }
 
@@ -534,6 +636,39 @@ impl Config {
             }
             if c.cluster.contains('/') {
                 return Err(invalid("coordination.cluster", "must not contain '/'"));
+            }
+            let tls = c.ca_file.is_some();
+            if let Some(e) = c
+                .endpoints
+                .iter()
+                .find(|e| e.starts_with("https://") != tls)
+            {
+                return Err(invalid(
+                    "coordination.endpoints",
+                    &if tls {
+                        format!("{e:?}: with coordination.ca_file set, endpoints are https://")
+                    } else {
+                        format!("{e:?}: an https:// endpoint needs coordination.ca_file")
+                    },
+                ));
+            }
+            if c.cert_file.is_some() != c.key_file.is_some() {
+                return Err(invalid(
+                    "coordination.cert_file",
+                    "a client certificate needs both cert_file and key_file",
+                ));
+            }
+            if c.cert_file.is_some() && !tls {
+                return Err(invalid(
+                    "coordination.cert_file",
+                    "a client certificate needs TLS: set coordination.ca_file",
+                ));
+            }
+            if c.username.is_some() != c.password_file.is_some() {
+                return Err(invalid(
+                    "coordination.username",
+                    "etcd authentication needs both username and password_file",
+                ));
             }
         }
         let b = &self.batch;

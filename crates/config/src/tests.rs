@@ -111,3 +111,45 @@ fn etcd_mode_needs_endpoints() {
         .to_string()
         .contains("lease_ttl"));
 }
+
+#[test]
+fn etcd_security_settings_must_fit_together() {
+    let etcd = |extra: &str, endpoint: &str| {
+        Config::from_toml(&EXAMPLE.replace(
+            "mode = \"standalone\"",
+            &format!("mode = \"etcd\"\nendpoints = [{endpoint:?}]\n{extra}"),
+        ))
+    };
+    let ok = etcd(
+        "ca_file = \"ca.pem\"\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\nusername = \"root\"\npassword_file = \"pw\"",
+        "https://etcd:2379",
+    )
+    .unwrap();
+    assert_eq!(ok.coordination.username.as_deref(), Some("root"));
+    for (extra, endpoint, key) in [
+        (
+            "ca_file = \"ca.pem\"",
+            "http://etcd:2379",
+            "coordination.endpoints",
+        ),
+        ("", "https://etcd:2379", "coordination.endpoints"),
+        (
+            "ca_file = \"ca.pem\"\ncert_file = \"c.pem\"",
+            "https://etcd:2379",
+            "coordination.cert_file",
+        ),
+        (
+            "cert_file = \"c.pem\"\nkey_file = \"k.pem\"",
+            "http://etcd:2379",
+            "coordination.cert_file",
+        ),
+        (
+            "username = \"root\"",
+            "http://etcd:2379",
+            "coordination.username",
+        ),
+    ] {
+        let err = etcd(extra, endpoint).unwrap_err().to_string();
+        assert!(err.contains(key), "{extra} / {endpoint}: {err}");
+    }
+}

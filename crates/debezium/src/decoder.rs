@@ -23,7 +23,11 @@ pub enum KeySource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decoded {
     /// Row changes (none for a tombstone), appended to `out`.
-    Rows,
+    Rows {
+        /// The event's `source.ts_ms` (when the change was made in the source database), if
+        /// it has one.
+        source_ts_ms: Option<i64>,
+    },
     /// `op = "t"`: the source table was truncated at this record.
     Truncate,
     /// `op = "m"`: a logical decoding message, not a row.
@@ -185,7 +189,7 @@ impl TableDecoder {
         out: &mut Vec<Change>,
     ) -> Result<Decoded, DecodeError> {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
-            return Ok(Decoded::Rows);
+            return Ok(Decoded::Rows { source_ts_ms: None });
         };
         if self.cell.version() != self.layout.version {
             self.refresh()?;
@@ -205,7 +209,7 @@ impl TableDecoder {
         };
         let images = match parsed {
             Parsed::Event(images) => images,
-            Parsed::Tombstone => return Ok(Decoded::Rows),
+            Parsed::Tombstone => return Ok(Decoded::Rows { source_ts_ms: None }),
             Parsed::Control(control) => return Ok(Decoded::Control(control)),
         };
         if self.layout.is_pending() {
@@ -293,7 +297,9 @@ impl TableDecoder {
                 });
             }
         }
-        Ok(Decoded::Rows)
+        Ok(Decoded::Rows {
+            source_ts_ms: images.source_ts_ms,
+        })
     }
 
     fn field_name(&self, col: usize) -> &str {

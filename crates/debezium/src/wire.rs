@@ -160,6 +160,8 @@ pub(crate) struct Images {
     pub(crate) before: Option<Vec<Value>>,
     /// The `after` image (`None` when null or absent).
     pub(crate) after: Option<Vec<Value>>,
+    /// `source.ts_ms`: when the change was made in the source database (ms since the epoch).
+    pub(crate) source_ts_ms: Option<i64>,
 }
 
 /// What a record value is.
@@ -245,6 +247,7 @@ pub(crate) fn parse_images(
         op: Op::from_code(&code)?,
         before: parts.before,
         after: parts.after,
+        source_ts_ms: parts.source_ts_ms,
     }))
 }
 
@@ -259,6 +262,8 @@ struct Parts<'de> {
     transaction: bool,
     ts_ms: bool,
     fields: usize,
+    /// `source.ts_ms`, for the freshness measured from the source database.
+    source_ts_ms: Option<i64>,
 }
 
 impl Parts<'_> {
@@ -314,6 +319,8 @@ enum Field {
     /// `status`, `event_count`, `data_collections`: transaction metadata.
     Transaction,
     TsMs,
+    /// The `source` block: only its `ts_ms` is read.
+    Source,
     Other,
 }
 
@@ -346,6 +353,7 @@ impl Visitor<'_> for FieldSeed {
             "ddl" | "tableChanges" => Field::SchemaChange,
             "status" | "event_count" | "data_collections" => Field::Transaction,
             "ts_ms" => Field::TsMs,
+            "source" => Field::Source,
             _ => Field::Other,
         })
     }
@@ -379,6 +387,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                     }
                     map.next_value::<IgnoredAny>()?;
                 }
+                Field::Source => own.source_ts_ms = map.next_value_seed(SourceTsSeed)?,
                 Field::Op => {
                     if own.op.is_some() {
                         return Err(A::Error::duplicate_field("op"));
@@ -657,5 +666,44 @@ impl Visitor<'_> for ColumnSeed<'_> {
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
         Ok(self.0.column_for_field(v))
+    }
+}
+
+/// Reads `source.ts_ms` from a `source` block (null, or an object whose other fields are
+/// skipped); a `ts_ms` that is not an integer is ignored: it only feeds a metric.
+struct SourceTsSeed;
+
+impl<'de> DeserializeSeed<'de> for SourceTsSeed {
+    type Value = Option<i64>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SourceTsSeed {
+    type Value = Option<i64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Debezium source block")
+    }
+
+    fn visit_unit<E>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<i64>, A::Error> {
+        let mut ts = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "ts_ms" {
+                ts = match map.next_value::<serde_json::Value>()? {
+                    serde_json::Value::Number(n) => n.as_i64(),
+                    _ => None,
+                };
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(ts)
     }
 }

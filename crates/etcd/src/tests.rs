@@ -25,7 +25,7 @@ fn tp(p: i32) -> TopicPartition {
 #[tokio::test]
 async fn ownership_is_compare_and_create_and_epochs_grow() {
     let etcd = Etcd::start().expect("etcd");
-    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c1");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c1", Default::default());
     let a = coord
         .join(&member("a"), Duration::from_secs(10), Epoch(1))
         .await
@@ -73,7 +73,7 @@ async fn ownership_is_compare_and_create_and_epochs_grow() {
 #[tokio::test]
 async fn the_assignment_is_published_only_at_the_expected_revision() {
     let etcd = Etcd::start().expect("etcd");
-    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c2");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c2", Default::default());
     let a = coord
         .join(&member("a"), Duration::from_secs(10), Epoch(1))
         .await
@@ -107,7 +107,7 @@ async fn the_assignment_is_published_only_at_the_expected_revision() {
 #[tokio::test]
 async fn a_lease_that_cannot_be_kept_alive_is_reported_lost_and_its_keys_expire() {
     let mut etcd = Etcd::start().expect("etcd");
-    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c3");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c3", Default::default());
     let ttl = Duration::from_secs(3);
     let a = coord.join(&member("a"), ttl, Epoch(1)).await.unwrap();
     assert!(a.claim(&tp(0), 0).await.unwrap(), "claim");
@@ -146,7 +146,7 @@ async fn a_lease_that_cannot_be_kept_alive_is_reported_lost_and_its_keys_expire(
 #[tokio::test]
 async fn watch_reports_changes_promptly() {
     let etcd = Etcd::start().expect("etcd");
-    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c4");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c4", Default::default());
     let a = coord
         .join(&member("a"), Duration::from_secs(10), Epoch(1))
         .await
@@ -174,7 +174,7 @@ async fn watch_reports_changes_promptly() {
 #[tokio::test]
 async fn epochs_keep_rising_across_an_etcd_rebuilt_from_empty() {
     let mut etcd = Etcd::start().expect("etcd");
-    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c5");
+    let coord = EtcdCoordinator::new(vec![etcd.endpoint()], "c5", Default::default());
     let ttl = Duration::from_secs(10);
     let a = coord.join(&member("a"), ttl, Epoch(1_000)).await.unwrap();
     assert!(a.claim(&tp(0), 0).await.unwrap(), "claim");
@@ -197,4 +197,97 @@ async fn epochs_keep_rising_across_an_etcd_rebuilt_from_empty() {
     assert!(c.claim(&tp(0), 0).await.unwrap(), "claim after rebuild");
     let after = c.current_revision().await.unwrap();
     assert!(after.0 > highest, "{after:?} after {highest}");
+}
+
+#[tokio::test]
+async fn tls_with_client_certificates_and_a_password_applies_and_a_wrong_one_is_refused() {
+    use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
+    use tidemark_ports::CoordError;
+    use tidemark_testkit::Certificates;
+
+    use crate::EtcdSecurity;
+
+    const PASSWORD: &str = "etcd-root-pw-7Hq";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certs = Certificates::generate(dir.path(), "").expect("certificates");
+    let wrong = Certificates::generate(dir.path(), "wrong-").expect("certificates");
+    let etcd = Etcd::start_tls(&certs).expect("etcd with TLS");
+    let pem = |p: &std::path::Path| std::fs::read(p).expect("pem");
+    let tls = |c: &Certificates| EtcdSecurity {
+        ca_pem: Some(pem(&c.ca)),
+        identity: Some((pem(&certs.cert), pem(&certs.key))),
+        user: None,
+    };
+
+    // Turn authentication on, as an operator would (`etcdctl user add root; auth enable`).
+    let options = ConnectOptions::new().with_tls(
+        TlsOptions::new()
+            .ca_certificate(Certificate::from_pem(pem(&certs.ca)))
+            .identity(Identity::from_pem(pem(&certs.cert), pem(&certs.key))),
+    );
+    let mut admin = etcd_client::Client::connect([etcd.endpoint()], Some(options))
+        .await
+        .expect("connect over TLS");
+    admin
+        .user_add("root", PASSWORD, None)
+        .await
+        .expect("user add");
+    admin
+        .user_grant_role("root", "root")
+        .await
+        .expect("grant root");
+    admin.auth_enable().await.expect("auth enable");
+
+    let with_user = |security: EtcdSecurity, password: &str| EtcdSecurity {
+        user: Some(("root".into(), password.into())),
+        ..security
+    };
+    let coord = EtcdCoordinator::new(
+        vec![etcd.endpoint()],
+        "tls",
+        with_user(tls(&certs), PASSWORD),
+    );
+    let _member = coord
+        .join(&member("a"), Duration::from_secs(10), Epoch(1))
+        .await
+        .expect("join over TLS with the password");
+    assert_eq!(coord.view().await.expect("view").members.len(), 1);
+
+    let wrong_password = EtcdCoordinator::new(
+        vec![etcd.endpoint()],
+        "tls",
+        with_user(tls(&certs), "not-the-password"),
+    );
+    match wrong_password.view().await {
+        Err(CoordError::Refused { reason, .. }) => {
+            assert!(reason.contains("authentication failed"), "{reason}")
+        }
+        other => panic!("a wrong password must be refused, got {other:?}"),
+    }
+    let no_user = EtcdCoordinator::new(vec![etcd.endpoint()], "tls", tls(&certs));
+    assert!(
+        no_user.view().await.is_err(),
+        "etcd with auth on answers no one without a user"
+    );
+    let wrong_ca = EtcdCoordinator::new(
+        vec![etcd.endpoint()],
+        "tls",
+        with_user(tls(&wrong), PASSWORD),
+    );
+    assert!(
+        wrong_ca.view().await.is_err(),
+        "a server certificate not signed by the configured CA must fail closed"
+    );
+    let no_client_certificate = EtcdCoordinator::new(
+        vec![etcd.endpoint()],
+        "tls",
+        EtcdSecurity {
+            identity: None,
+            ..with_user(tls(&certs), PASSWORD)
+        },
+    );
+    assert!(
+        no_client_certificate.view().await.is_err(),
+        "etcd with --client-cert-auth refuses a client without a certificate"
+    );
 }

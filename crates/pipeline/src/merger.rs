@@ -233,8 +233,12 @@ fn record_metrics(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let freshness = m.freshness(table);
-    for ts in &batch.timestamps {
-        freshness.observe((now_ms - ts).max(0) as f64 / 1000.0);
+    for (histogram, timestamps) in [
+        (m.freshness(table), &batch.timestamps),
+        (m.source_freshness(table), &batch.source_timestamps),
+    ] {
+        for ts in timestamps {
+            histogram.observe((now_ms - ts).max(0) as f64 / 1000.0);
+        }
     }
 }

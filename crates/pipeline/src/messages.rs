@@ -35,6 +35,8 @@ pub(crate) struct MergeBatch {
     pub memory: Option<OwnedSemaphorePermit>,
     /// The Kafka timestamps (ms) of the batch's records, for `tidemark_freshness_seconds`.
     pub timestamps: Vec<i64>,
+    /// The records' `source.ts_ms` (ms), for `tidemark_source_freshness_seconds`.
+    pub source_timestamps: Vec<i64>,
     /// The batch's trace span (ends when the batch is dropped, after its commit).
     pub span: tracing::Span,
 }

@@ -63,6 +63,8 @@ struct Pending {
     whole_bytes: usize,
     /// The records' Kafka timestamps (ms), for the freshness of each at commit.
     timestamps: Vec<i64>,
+    /// The records' `source.ts_ms` (ms), for the freshness from the source database.
+    source_timestamps: Vec<i64>,
     /// The batch's trace (see `trace.rs`), and how many producer links it has.
     span: tracing::Span,
     links: usize,
@@ -82,6 +84,7 @@ impl Pending {
             landed: Vec::new(),
             whole_bytes: 0,
             timestamps: Vec::new(),
+            source_timestamps: Vec::new(),
             span: trace::batch_span(topic),
             links: 0,
             first_offsets: BTreeMap::new(),
@@ -242,7 +245,10 @@ impl PartitionOwner {
             pending.dead_letters.push(letter);
         }
         match decoded {
-            None | Some(Decoded::Rows) => {}
+            None | Some(Decoded::Rows { source_ts_ms: None }) => {}
+            Some(Decoded::Rows {
+                source_ts_ms: Some(ts),
+            }) => pending.source_timestamps.push(ts),
             Some(Decoded::Truncate) if apply_truncates => {
                 // Everything collected before the truncate is void; what follows applies to
                 // the emptied table.
@@ -420,6 +426,7 @@ impl PartitionOwner {
             slot,
             memory: pending.memory,
             timestamps: pending.timestamps,
+            source_timestamps: pending.source_timestamps,
             span,
             counted: self.in_flight.enter(),
         });

@@ -414,6 +414,13 @@ impl Session<'_> {
                 let epoch = self.membership.current_revision().await?;
                 let stored = self.warehouse.claim(&tps, epoch).await?;
                 let resume = resume_points(&tps, stored, self.broker).await?;
+                for r in &resume {
+                    tidemark_telemetry::metrics().note_resumed(
+                        &r.tp.topic,
+                        r.tp.partition,
+                        r.position,
+                    );
+                }
                 let handle = self
                     .workers
                     .start_slice(slice, &resume, epoch, self.lifecycle.refresh, self.broker)

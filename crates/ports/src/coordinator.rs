@@ -10,6 +10,9 @@ pub enum CoordError {
     /// The coordination service could not be reached or answered with an error; retry.
     #[error("coordination service: {context}: {message}")]
     Unavailable { context: String, message: String },
+    /// The coordination service refused our credentials: not retried (fix the config).
+    #[error("coordination service: {context}: refused: {reason} (check coordination.username and coordination.password_file)")]
+    Refused { context: String, reason: String },
     /// This replica's lease is gone: it no longer owns anything and must rejoin.
     #[error("lease lost: {0}")]
     LeaseLost(String),

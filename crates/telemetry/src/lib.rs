@@ -6,7 +6,7 @@
 //! in one process-wide [`Metrics`] ([`metrics()`]): a replica is one process, and every actor
 //! records into it without the metrics being threaded through each constructor.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -36,6 +36,10 @@ pub struct Metrics {
     /// Per record, from its Kafka timestamp (the producer's create time or the broker's append
     /// time, as the topic says) to the commit that applied it, by table.
     pub freshness_seconds: HistogramVec,
+    /// Per change, from its `source.ts_ms` (when it was made in the source database) to the
+    /// commit that applied it, by table: the whole pipeline's delay, Debezium and Kafka
+    /// included.
+    pub source_freshness_seconds: HistogramVec,
     /// Merges retried after a retriable failure, by table.
     pub merge_retries: IntCounterVec,
     /// Writes refused because a newer owner holds the partition (this replica was fenced).
@@ -51,6 +55,10 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     /// The partitions this replica's owners hold, as (topic, partition).
     owned: Mutex<BTreeSet<(String, i32)>>,
+    /// Where each partition resumed when this replica last took it (the warehouse's next
+    /// offset): its lag until this replica commits there, so a caught-up partition taken over
+    /// reports lag 0 without waiting for a new record.
+    resumed: Mutex<BTreeMap<(String, i32), i64>>,
 }
 
 impl Metrics {
@@ -111,6 +119,11 @@ impl Metrics {
             freshness_seconds: histogram(
                 "tidemark_freshness_seconds",
                 "Per record, from its Kafka timestamp to the commit that applied it",
+                seconds.clone(),
+            )?,
+            source_freshness_seconds: histogram(
+                "tidemark_source_freshness_seconds",
+                "Per change, from its source.ts_ms (made in the source database) to the commit that applied it",
                 seconds,
             )?,
             merge_retries: counter(
@@ -157,6 +170,7 @@ impl Metrics {
                 ),
             )?,
             owned: Mutex::new(BTreeSet::new()),
+            resumed: Mutex::new(BTreeMap::new()),
             registry,
         };
         Ok(metrics)
@@ -184,6 +198,22 @@ impl Metrics {
         *current = owned;
     }
 
+    /// Notes where a partition resumed when this replica took it.
+    pub fn note_resumed(&self, topic: &str, partition: i32, next_offset: i64) {
+        self.resumed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((topic.to_string(), partition), next_offset);
+    }
+
+    /// Where each partition last resumed on this replica.
+    pub fn resumed(&self) -> BTreeMap<(String, i32), i64> {
+        self.resumed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The partitions this replica holds, as last noted.
     pub fn owned(&self) -> BTreeSet<(String, i32)> {
         self.owned
@@ -209,6 +239,7 @@ impl Metrics {
             &self.batch_records,
             &self.merge_seconds,
             &self.freshness_seconds,
+            &self.source_freshness_seconds,
         ] {
             histogram.with_label_values(&[table]);
         }
@@ -217,6 +248,11 @@ impl Metrics {
     /// The histogram of one table's freshness, for recording a batch's records.
     pub fn freshness(&self, table: &str) -> Histogram {
         self.freshness_seconds.with_label_values(&[table])
+    }
+
+    /// The histogram of one table's freshness from the source database.
+    pub fn source_freshness(&self, table: &str) -> Histogram {
+        self.source_freshness_seconds.with_label_values(&[table])
     }
 }
 

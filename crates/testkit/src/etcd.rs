@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::TestkitError;
 use crate::process::{kill_and_reap, log_pair, log_tail, relaunch, try_free_port};
+use crate::tls::Certificates;
 
 /// How long etcd may take to report itself healthy.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,12 +41,29 @@ pub struct Etcd {
     peer_port: u16,
     /// The etcd process while it runs; `None` after `kill9`.
     child: Option<Child>,
+    /// Serve clients over TLS with this CA's server certificate, requiring client
+    /// certificates signed by it (`--client-cert-auth`); see [`Etcd::start_tls`].
+    tls: Option<Certificates>,
+    /// Plain-HTTP port of `/health` and `/metrics` (`--listen-metrics-urls`), so readiness
+    /// is probed the same way with and without TLS on the client port.
+    metrics_port: u16,
 }
 
 impl Etcd {
     /// Starts a fresh one-member cluster on free client and peer ports and waits (up to 30 s)
     /// until `GET /health` answers `{"health":"true"}`.
     pub fn start() -> Result<Etcd, TestkitError> {
+        Self::start_with(None)
+    }
+
+    /// [`Etcd::start`] serving clients over TLS only (`https://`), with the server
+    /// certificate of `certificates` and client certificates required (signed by the same CA;
+    /// its server certificate doubles as the client's).
+    pub fn start_tls(certificates: &Certificates) -> Result<Etcd, TestkitError> {
+        Self::start_with(Some(certificates.clone()))
+    }
+
+    fn start_with(tls: Option<Certificates>) -> Result<Etcd, TestkitError> {
         let bin = find_etcd()?;
         let dir = tempfile::Builder::new()
             .prefix("tidemark-etcd-")
@@ -61,13 +79,19 @@ impl Etcd {
             client_port: 0,
             peer_port: 0,
             child: None,
+            tls,
+            metrics_port: 0,
         };
         let mut attempt = 0;
         loop {
             attempt += 1;
             etcd.client_port = try_free_port()?;
             etcd.peer_port = try_free_port()?;
-            if etcd.peer_port == etcd.client_port {
+            etcd.metrics_port = try_free_port()?;
+            if etcd.peer_port == etcd.client_port
+                || etcd.metrics_port == etcd.client_port
+                || etcd.metrics_port == etcd.peer_port
+            {
                 continue;
             }
             match etcd.launch() {
@@ -90,9 +114,13 @@ impl Etcd {
         Ok(etcd)
     }
 
-    /// The client URL, `http://127.0.0.1:PORT`.
+    /// The client URL, `http://127.0.0.1:PORT` (`https://localhost:PORT` with TLS: the name
+    /// the certificate is for).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        match self.tls {
+            None => format!("http://127.0.0.1:{}", self.client_port),
+            Some(_) => format!("https://localhost:{}", self.client_port),
+        }
     }
 
     /// The client port on 127.0.0.1.
@@ -117,7 +145,7 @@ impl Etcd {
 
     /// One `GET /health` request: `Ok` if etcd answers 200 with `{"health":"true"}`.
     pub fn health(&self) -> Result<(), TestkitError> {
-        health_probe(self.client_port)
+        health_probe(self.metrics_port)
     }
 
     /// SIGKILL etcd (a crash). Committed data stays in the data dir.
@@ -137,8 +165,12 @@ impl Etcd {
     /// Spawns etcd on `self.client_port`/`self.peer_port` and waits until it is healthy.
     fn launch(&mut self) -> Result<(), TestkitError> {
         let (log, log2) = log_pair(&self.log_path)?;
-        let client_url = self.endpoint();
+        let client_url = match self.tls {
+            None => self.endpoint(),
+            Some(_) => format!("https://127.0.0.1:{}", self.client_port),
+        };
         let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
+        let metrics_url = format!("http://127.0.0.1:{}", self.metrics_port);
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--name")
             .arg(MEMBER_NAME)
@@ -153,11 +185,21 @@ impl Etcd {
             .args(["--initial-cluster-state", "new"])
             .arg("--initial-cluster-token")
             .arg(format!("tidemark-test-{}", self.client_port))
+            .args(["--listen-metrics-urls", &metrics_url])
             .args(["--logger", "zap", "--log-outputs", "stderr"])
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
+        if let Some(tls) = &self.tls {
+            cmd.arg("--cert-file")
+                .arg(&tls.cert)
+                .arg("--key-file")
+                .arg(&tls.key)
+                .arg("--trusted-ca-file")
+                .arg(&tls.ca)
+                .arg("--client-cert-auth");
+        }
         // Every flag has an ETCD_* twin; a stray one in the test environment would clash.
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("ETCD_") {
@@ -188,7 +230,7 @@ impl Etcd {
                     log_tail: log_tail(&self.log_path),
                 });
             }
-            let last_error = match health_probe(self.client_port) {
+            let last_error = match health_probe(self.metrics_port) {
                 Ok(()) => return Ok(()),
                 Err(e) => e.to_string(),
             };

@@ -2,7 +2,6 @@
 //! probes, Prometheus metrics, and the status JSON. Served by actix-web on the replica's actix
 //! system, one worker: these are scraped every few seconds, never a hot path.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,26 +89,29 @@ async fn status(config: web::Data<Config>) -> HttpResponse {
     }
 }
 
-/// Every `LAG_EVERY`: for each partition this replica owns and has committed, the high-water
-/// mark minus the committed next offset. Blocking metadata calls: on a thread of its own.
+/// Every `LAG_EVERY`: for each partition this replica owns, the high-water
+/// mark minus its next offset (resumed or committed). Blocking metadata calls: on a thread of
+/// its own.
 fn measure_lag(broker: &dyn Broker, summary: &Mutex<RunSummary>) {
     let lag = &tidemark_telemetry::metrics().consumer_lag;
     loop {
         std::thread::sleep(LAG_EVERY);
         let owned = tidemark_telemetry::metrics().owned();
-        let committed: BTreeMap<(String, i32), i64> = match summary.lock() {
-            Ok(s) => s
-                .tables
-                .iter()
-                .flat_map(|(topic, t)| {
-                    t.offsets
-                        .iter()
-                        .map(move |(p, o)| ((topic.clone(), *p), *o))
-                })
-                .collect(),
+        // The next offset of each partition: the newer of where this replica last resumed it
+        // and what it has committed since.
+        let mut next_offsets = tidemark_telemetry::metrics().resumed();
+        match summary.lock() {
+            Ok(s) => {
+                for (topic, t) in &s.tables {
+                    for (p, o) in &t.offsets {
+                        let next = next_offsets.entry((topic.clone(), *p)).or_insert(*o);
+                        *next = (*next).max(*o);
+                    }
+                }
+            }
             Err(_) => return,
-        };
-        for ((topic, partition), next) in committed {
+        }
+        for ((topic, partition), next) in next_offsets {
             if !owned.contains(&(topic.clone(), partition)) {
                 continue;
             }

@@ -72,17 +72,17 @@ pub fn routed_topics(config: &Config, broker: &dyn Broker) -> Result<Vec<String>
 }
 
 /// The replica's spec: standalone (`run` or `refresh`) or a cluster member (etcd mode).
-pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
+pub fn spec(config: &Config, mode: Mode) -> Result<ReplicaSpec, CliError> {
     let tables = Arc::new(ConfigRoutes(config.clone()));
     let role = match config.coordination.mode {
         CoordinationMode::Standalone => Role::Standalone { mode },
         CoordinationMode::Etcd => Role::Cluster {
-            coordinator: coordinator(config),
+            coordinator: coordinator(config)?,
             member: member(config),
             lease_ttl: config.coordination.lease_ttl,
         },
     };
-    ReplicaSpec {
+    Ok(ReplicaSpec {
         tables,
         slices: config.coordination.slices,
         limits: BatchLimits {
@@ -94,7 +94,7 @@ pub fn spec(config: &Config, mode: Mode) -> ReplicaSpec {
         },
         commit_offsets: config.kafka.commit_offsets,
         role,
-    }
+    })
 }
 
 /// The warehouse adapter; an unparsable connection string is a config error.
@@ -160,12 +160,43 @@ pub fn broker(config: &Config) -> Result<Arc<KafkaBroker>, CliError> {
     )?))
 }
 
-/// The etcd coordinator of `mode = "etcd"`.
-pub fn coordinator(config: &Config) -> Arc<tidemark_etcd::EtcdCoordinator> {
-    Arc::new(tidemark_etcd::EtcdCoordinator::new(
-        config.coordination.endpoints.clone(),
-        &config.coordination.cluster,
-    ))
+/// The etcd coordinator of `mode = "etcd"`, with its TLS files and password read.
+pub fn coordinator(config: &Config) -> Result<Arc<tidemark_etcd::EtcdCoordinator>, CliError> {
+    let c = &config.coordination;
+    let read = |path: &Option<String>, key: &str| -> Result<Option<Vec<u8>>, CliError> {
+        path.as_deref()
+            .map(|p| {
+                std::fs::read(p).map_err(|source| CliError::Io {
+                    context: format!("reading {key} {p:?}"),
+                    source,
+                })
+            })
+            .transpose()
+    };
+    let identity = match (
+        read(&c.cert_file, "coordination.cert_file")?,
+        read(&c.key_file, "coordination.key_file")?,
+    ) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => None,
+    };
+    let user = match (&c.username, &c.password_file) {
+        (Some(name), Some(path)) => Some((
+            name.clone(),
+            read_secret(path, "coordination.password_file")?,
+        )),
+        _ => None,
+    };
+    let security = tidemark_etcd::EtcdSecurity {
+        ca_pem: read(&c.ca_file, "coordination.ca_file")?,
+        identity,
+        user,
+    };
+    Ok(Arc::new(tidemark_etcd::EtcdCoordinator::new(
+        c.endpoints.clone(),
+        &c.cluster,
+        security,
+    )))
 }
 
 /// This replica's identity: `TIDEMARK_MEMBER_ID`, else `<hostname>-<pid>`.

@@ -20,6 +20,7 @@ pub fn run(path: &Path) -> Result<ExitCode, CliError> {
         events = totals.events,
         upserts = totals.upserts,
         deletes = totals.deletes,
+        merges = summary.tables.values().map(|t| t.merges).sum::<u64>(),
         "stopped"
     );
     Ok(ExitCode::SUCCESS)
@@ -57,7 +58,7 @@ pub enum Progress {
 
 /// Runs the pipeline inside an actix system; SIGINT/SIGTERM drain it.
 pub fn execute(config: &Config, mode: Mode, progress: Progress) -> Result<RunSummary, CliError> {
-    let spec = wiring::spec(config, mode);
+    let spec = wiring::spec(config, mode)?;
     let broker: Arc<dyn Broker> = wiring::broker(config)?;
     let warehouse: Arc<dyn Warehouse> = wiring::warehouse(config)?;
     let summary = Arc::new(Mutex::new(RunSummary::default()));

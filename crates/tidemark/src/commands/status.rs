@@ -135,6 +135,6 @@ fn humanize(d: Duration) -> String {
 }
 
 fn cluster_view(config: &Config) -> Result<ClusterView, CliError> {
-    let coordinator = wiring::coordinator(config);
+    let coordinator = wiring::coordinator(config)?;
     wiring::block_on(coordinator.view())?.map_err(|e| CliError::Pipeline(e.into()))
 }
