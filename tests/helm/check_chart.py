@@ -63,6 +63,7 @@ KNOWN_METRICS: dict[str, tuple[str, frozenset[str]]] = {
     "tidemark_batch_records": ("histogram", frozenset({"table"})),
     "tidemark_merge_duration_seconds": ("histogram", frozenset({"table"})),
     "tidemark_freshness_seconds": ("histogram", frozenset({"table"})),
+    "tidemark_source_freshness_seconds": ("histogram", frozenset({"table"})),
     "tidemark_merge_retries_total": ("counter", frozenset({"table"})),
     "tidemark_fence_rejections_total": ("counter", frozenset()),
     "tidemark_owned_partitions": ("gauge", frozenset()),

@@ -30,6 +30,13 @@ pub struct Venv {
     python: PathBuf,
 }
 
+impl Venv {
+    /// The venv's Python.
+    pub fn python(&self) -> &std::path::Path {
+        &self.python
+    }
+}
+
 /// Creates the venv if it is missing (or broken: a Python that no longer starts, e.g. after a
 /// system upgrade) and installs the packages if `requirements.txt` changed since the last
 /// install, saying which and why; does nothing when both are current.

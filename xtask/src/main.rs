@@ -78,27 +78,26 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+/// The variable naming the Python (with `tests/helm/requirements.txt` installed) that tests
+/// run their Python checks with.
+const CHECK_PYTHON: &str = "TIDEMARK_CHECK_PYTHON";
+
 /// `cargo xtask test`: nextest, and after a full run that passed, the chart check. Its venv is
 /// made ready before nextest starts, so that a machine that cannot make it stops at once, not
 /// after the test suite.
 fn test(tools: &Tools, rest: Vec<OsString>) -> Result<ExitCode, SetupError> {
     let full = rest.is_empty();
-    let env = setup(prereq::TEST, tools)?;
-    let venv = if full {
-        Some(chart::prepare(tools)?)
-    } else {
-        None
-    };
+    let mut env = setup(prereq::TEST, tools)?;
+    // Tests that check SQL with a real parser (sqlglot) run it with the venv's Python.
+    let venv = chart::prepare(tools)?;
+    env.push((CHECK_PYTHON.into(), venv.python().as_os_str().to_owned()));
     let mut cmd = cargo();
     cmd.args(["nextest", "run", "--workspace"]);
     let code = run_job(cmd, rest, env)?;
-    match venv {
-        Some(venv) if code == ExitCode::SUCCESS => {
-            chart::check(&venv)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => Ok(code),
+    if full && code == ExitCode::SUCCESS {
+        chart::check(&venv)?;
     }
+    Ok(code)
 }
 
 /// Installs what is missing and returns the environment the job runs with.

@@ -13,6 +13,7 @@ mod encode;
 mod error;
 mod failpoint;
 mod merge_sql;
+pub mod redshift;
 mod sql;
 mod stage;
 mod tls;
