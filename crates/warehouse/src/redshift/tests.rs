@@ -271,24 +271,9 @@ async fn the_merge_and_the_fenced_watermark_apply_on_postgresql() {
     let m = MergeSql::new(&l, &key, &watermarks_table("tidemark")).unwrap();
     let w = WatermarkSql::new("tidemark");
     client.batch_execute(&m.create_stage).await.expect("stage");
-    // (delete flag, id, region, name) rows of one merge, then the watermark at `next`.
-    let merge = |rows: Vec<(bool, i64, &'static str, Option<&'static str>)>,
-                 next: i64,
-                 epoch: i64| {
-        let m = m.clone();
-        let w = w.clone();
-        async move {
-            let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
-            for (flag, id, region, name) in &rows {
-                params.push(Box::new(*flag));
-                params.push(Box::new(*id));
-                params.push(Box::new(region.to_string()));
-                params.push(Box::new(name.map(str::to_string)));
-            }
-            (m, w, rows.len(), params, next, epoch)
-        }
-    };
-    for (rows, next, epoch, expect_fenced) in [
+    type Row = (bool, i64, &'static str, Option<&'static str>);
+    // (rows staged as (delete flag, id, region, name), next offset, epoch, fenced?)
+    let merges: [(Vec<Row>, i64, i64, bool); 3] = [
         (
             vec![(false, 1, "eu", Some("a")), (false, 2, "us", Some("b"))],
             2,
@@ -308,13 +293,16 @@ async fn the_merge_and_the_fenced_watermark_apply_on_postgresql() {
         ),
         // A zombie of an older epoch: fenced, nothing of it stays.
         (vec![(false, 7, "eu", Some("zombie"))], 4, 0, true),
-    ] {
-        let (m, w, count, params, next, epoch) = merge(rows, next, epoch).await;
+    ];
+    type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    for (rows, next, epoch, expect_fenced) in merges {
+        let mut params: Vec<Param<'_>> = Vec::new();
+        for (flag, id, region, name) in &rows {
+            params.extend::<[Param<'_>; 4]>([flag, id, region, name]);
+        }
         let tx = client.transaction().await.expect("begin");
         tx.batch_execute(&m.clear_stage).await.expect("clear");
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            params.iter().map(|p| p.as_ref() as _).collect();
-        tx.execute(&m.stage_rows(count), &refs)
+        tx.execute(&m.stage_rows(rows.len()), &params)
             .await
             .expect("stage rows");
         tx.batch_execute(&m.lock).await.expect("lock");
