@@ -170,12 +170,7 @@ fn three_replicas_on_a_secured_etcd_catch_up_report_lag_zero_and_drain_visibly()
         .find(|(_, owner)| owner.as_str() == "r0")
         .map(|((_, p), _)| *p)
         .expect("r0 owns a partition");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let locker = rt
-        .block_on(tidemark_testkit::connect(&stack.url()))
-        .expect("connect");
-    rt.block_on(locker.batch_execute("BEGIN; LOCK TABLE public.items IN ACCESS EXCLUSIVE MODE"))
-        .expect("lock");
+    let lock = TableLock::hold(&stack.url(), "public.items");
     stack.send(records(total..total + 1, |_| p0));
     std::thread::sleep(Duration::from_millis(500));
     replicas[0].signal(libc::SIGTERM);
@@ -184,7 +179,7 @@ fn three_replicas_on_a_secured_etcd_catch_up_report_lag_zero_and_drain_visibly()
         http_get(r0, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("draining"))
     });
     assert!(all_ready(&replicas[1..]), "the other replicas stay ready");
-    rt.block_on(locker.batch_execute("COMMIT")).expect("unlock");
+    lock.release();
     let exit = replicas[0].terminate(Duration::from_secs(30));
     assert!(exit.success(), "{exit}\n{}", replicas[0].log_text());
     let mut merges = merges_logged(&replicas[0].log_text());

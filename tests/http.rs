@@ -140,20 +140,14 @@ fn health_metrics_and_status_are_served_and_readiness_drops_while_draining() {
     assert_eq!(json["partitions"][0]["lag"], 0, "{json}");
 
     // Hold the next merge on a table lock, so the drain takes as long as the test wants.
-    // A runtime that outlives the statements: it drives the locking connection.
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let locker = rt
-        .block_on(tidemark_testkit::connect(&stack.url()))
-        .expect("connect");
-    rt.block_on(locker.batch_execute("BEGIN; LOCK TABLE public.items IN ACCESS EXCLUSIVE MODE"))
-        .expect("lock");
+    let lock = TableLock::hold(&stack.url(), "public.items");
     produce(&stack, 100..101);
     std::thread::sleep(Duration::from_millis(500));
     running.signal(libc::SIGTERM);
     wait_for("/readyz 503 draining", &mut running, || {
         http_get(port, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("draining"))
     });
-    rt.block_on(locker.batch_execute("COMMIT")).expect("unlock");
+    lock.release();
     let exit = running.terminate(Duration::from_secs(30));
     assert!(exit.success(), "{exit}\n{}", running.log_text());
     assert_eq!(

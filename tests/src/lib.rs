@@ -639,3 +639,31 @@ pub fn metric_sample(metrics: &str, line_start: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// An `ACCESS EXCLUSIVE` lock on a table, held until [`TableLock::release`]: merges into it
+/// wait, so a drain takes as long as a test wants.
+pub struct TableLock {
+    /// Drives the locking connection while the test thread does other things.
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl TableLock {
+    pub fn hold(url: &str, table: &str) -> TableLock {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let client = rt
+            .block_on(tidemark_testkit::connect(url))
+            .expect("connect");
+        rt.block_on(client.batch_execute(&format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+        )))
+        .expect("lock");
+        TableLock { rt, client }
+    }
+
+    pub fn release(self) {
+        self.rt
+            .block_on(self.client.batch_execute("COMMIT"))
+            .expect("unlock");
+    }
+}

@@ -229,12 +229,13 @@ impl MergeSql {
             .iter()
             .map(|c| quote_ident(&c.name))
             .collect();
-        let key_match = |left: &str| -> String {
+        // `left.k = right.k AND …` over the key columns.
+        let key_match = |left: &str, right: &str| -> String {
             key_columns
                 .iter()
                 .map(|&i| {
                     let col = quote_ident(&layout.columns[i].name);
-                    format!("{left}.{col} = s.{col}")
+                    format!("{left}.{col} = {right}.{col}")
                 })
                 .collect::<Vec<_>>()
                 .join(" AND ")
@@ -262,19 +263,12 @@ impl MergeSql {
             count_deleted: format!(
                 "SELECT COUNT(*) FROM {stage} AS s WHERE s.{flag} AND EXISTS \
                  (SELECT 1 FROM {target} AS t WHERE {})",
-                key_match("t")
+                key_match("t", "s")
             ),
             // Redshift's `DELETE … USING` takes no aliases: columns are named by their tables.
             delete: format!(
                 "DELETE FROM {target} USING {stage} WHERE {}",
-                key_columns
-                    .iter()
-                    .map(|&i| {
-                        let col = quote_ident(&layout.columns[i].name);
-                        format!("{target}.{col} = {stage}.{col}")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
+                key_match(&target, &stage)
             ),
             insert: format!(
                 "INSERT INTO {target} ({}) SELECT {} FROM {stage} AS s WHERE NOT s.{flag}",

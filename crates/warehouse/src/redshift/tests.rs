@@ -56,6 +56,22 @@ fn layout(table: &str, columns: Vec<(String, ColumnType, String)>) -> TableLayou
     .expect("layout")
 }
 
+/// A table keyed by (`CUST_ID`, `region`), with one more column.
+fn customer(table: &str) -> TableLayout {
+    layout(
+        table,
+        vec![
+            ("CUST_ID".into(), ColumnType::Int64, "bigint".into()),
+            (
+                "region".into(),
+                ColumnType::Text,
+                "character varying(8)".into(),
+            ),
+            ("NAME".into(), ColumnType::Text, "text".into()),
+        ],
+    )
+}
+
 fn column(name: &str, ty: ColumnType, sql_type: &str) -> TargetColumn {
     layout("t", vec![(name.into(), ty, sql_type.into())]).columns[0].clone()
 }
@@ -128,18 +144,7 @@ fn every_statement() -> Vec<(String, String)> {
             ("created".into(), "az64".into()),
         ],
     };
-    let plain = layout(
-        "public.customer",
-        vec![
-            ("CUST_ID".into(), ColumnType::Int64, "bigint".into()),
-            (
-                "region".into(),
-                ColumnType::Text,
-                "character varying(8)".into(),
-            ),
-            ("NAME".into(), ColumnType::Text, "text".into()),
-        ],
-    );
+    let plain = customer("public.customer");
     for (name, l, key, options) in [
         ("every type", &wide, vec![0, 10], &options),
         (
@@ -248,18 +253,7 @@ fn the_checker_rejects_what_redshift_lacks() {
 async fn the_merge_and_the_fenced_watermark_apply_on_postgresql() {
     let pg = tidemark_testkit::LocalPostgres::start().expect("postgres");
     let mut client = tidemark_testkit::connect(&pg.url()).await.expect("connect");
-    let l = layout(
-        "public.Customer",
-        vec![
-            ("CUST_ID".into(), ColumnType::Int64, "bigint".into()),
-            (
-                "region".into(),
-                ColumnType::Text,
-                "character varying(8)".into(),
-            ),
-            ("NAME".into(), ColumnType::Text, "text".into()),
-        ],
-    );
+    let l = customer("public.Customer");
     let key = [0, 1];
     let ddl = create_table(&l, &key, &TableOptions::default()).unwrap();
     for sql in create_own_tables("tidemark").iter().chain([&ddl]) {
