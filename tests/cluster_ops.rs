@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
 use tidemark_e2e::cluster::owners;
 use tidemark_e2e::*;
 use tidemark_testkit::{Certificates, Etcd, ProduceRecord};
@@ -30,27 +29,6 @@ fn records(ids: impl Iterator<Item = i64>, partition: impl Fn(i64) -> i32) -> Ve
         )
     })
     .collect()
-}
-
-/// Turns etcd's authentication on with a root user, as an operator would.
-fn enable_etcd_auth(etcd: &Etcd, certs: &Certificates) {
-    let pem = |p: &std::path::Path| std::fs::read(p).expect("pem");
-    let options = ConnectOptions::new().with_tls(
-        TlsOptions::new()
-            .ca_certificate(Certificate::from_pem(pem(&certs.ca)))
-            .identity(Identity::from_pem(pem(&certs.cert), pem(&certs.key))),
-    );
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let mut c = etcd_client::Client::connect([etcd.endpoint()], Some(options))
-            .await
-            .expect("connect to etcd over TLS");
-        c.user_add("root", ETCD_PASSWORD, None)
-            .await
-            .expect("user add");
-        c.user_grant_role("root", "root").await.expect("grant");
-        c.auth_enable().await.expect("auth enable");
-    });
 }
 
 fn wait(what: &str, replicas: &mut [Running], mut done: impl FnMut(&[Running]) -> bool) {
@@ -95,7 +73,10 @@ fn three_replicas_on_a_secured_etcd_catch_up_report_lag_zero_and_drain_visibly()
     let stack = Stack::start();
     let certs = Certificates::generate(stack.dir.path(), "etcd-").expect("certificates");
     let etcd = Etcd::start_tls(&certs).expect("etcd with TLS");
-    enable_etcd_auth(&etcd, &certs);
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(etcd.enable_auth(ETCD_PASSWORD))
+        .expect("turn etcd's authentication on");
     let password_file = stack.dir.path().join("etcd-password");
     std::fs::write(&password_file, format!("{ETCD_PASSWORD}\n")).expect("password file");
 

@@ -201,7 +201,6 @@ async fn epochs_keep_rising_across_an_etcd_rebuilt_from_empty() {
 
 #[tokio::test]
 async fn tls_with_client_certificates_and_a_password_applies_and_a_wrong_one_is_refused() {
-    use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
     use tidemark_ports::CoordError;
     use tidemark_testkit::Certificates;
 
@@ -219,24 +218,9 @@ async fn tls_with_client_certificates_and_a_password_applies_and_a_wrong_one_is_
         user: None,
     };
 
-    // Turn authentication on, as an operator would (`etcdctl user add root; auth enable`).
-    let options = ConnectOptions::new().with_tls(
-        TlsOptions::new()
-            .ca_certificate(Certificate::from_pem(pem(&certs.ca)))
-            .identity(Identity::from_pem(pem(&certs.cert), pem(&certs.key))),
-    );
-    let mut admin = etcd_client::Client::connect([etcd.endpoint()], Some(options))
+    etcd.enable_auth(PASSWORD)
         .await
-        .expect("connect over TLS");
-    admin
-        .user_add("root", PASSWORD, None)
-        .await
-        .expect("user add");
-    admin
-        .user_grant_role("root", "root")
-        .await
-        .expect("grant root");
-    admin.auth_enable().await.expect("auth enable");
+        .expect("turn etcd's authentication on");
 
     let with_user = |security: EtcdSecurity, password: &str| EtcdSecurity {
         user: Some(("root".into(), password.into())),

@@ -148,6 +148,49 @@ impl Etcd {
         health_probe(self.metrics_port)
     }
 
+    /// Turns authentication on as an operator would (`etcdctl user add root`, `grant-role root
+    /// root`, `auth enable`), with `root_password` for the root user. Talks TLS with the CA and
+    /// certificate of [`Etcd::start_tls`] when the server has them.
+    pub async fn enable_auth(&self, root_password: &str) -> Result<(), TestkitError> {
+        let etcd = |context: &str, e: etcd_client::Error| {
+            TestkitError::io(
+                format!("etcd {context}"),
+                std::io::Error::other(e.to_string()),
+            )
+        };
+        let mut options = etcd_client::ConnectOptions::new();
+        if let Some(tls) = &self.tls {
+            let pem = |path: &Path| {
+                std::fs::read(path)
+                    .map_err(|e| TestkitError::io(format!("reading {}", path.display()), e))
+            };
+            options = options.with_tls(
+                etcd_client::TlsOptions::new()
+                    .ca_certificate(etcd_client::Certificate::from_pem(pem(&tls.ca)?))
+                    .identity(etcd_client::Identity::from_pem(
+                        pem(&tls.cert)?,
+                        pem(&tls.key)?,
+                    )),
+            );
+        }
+        let mut client = etcd_client::Client::connect([self.endpoint()], Some(options))
+            .await
+            .map_err(|e| etcd("connect", e))?;
+        client
+            .user_add("root", root_password, None)
+            .await
+            .map_err(|e| etcd("user add root", e))?;
+        client
+            .user_grant_role("root", "root")
+            .await
+            .map_err(|e| etcd("user grant-role root root", e))?;
+        client
+            .auth_enable()
+            .await
+            .map_err(|e| etcd("auth enable", e))?;
+        Ok(())
+    }
+
     /// SIGKILL etcd (a crash). Committed data stays in the data dir.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
