@@ -10,8 +10,20 @@ fn generator(setups: &[TableSetup], config: GenConfig) -> Generator {
 
 #[test]
 fn hostile_history_over_three_tables_matches_the_oracle_and_a_second_refresh_applies_nothing() {
-    let stack = Stack::start();
-    let setups = salesdb_setups();
+    hostile_history(Stack::start(), salesdb_setups());
+}
+
+/// The same on Redshift's merge path (run against PostgreSQL), every target without a
+/// primary key as Redshift would have it.
+#[test]
+fn hostile_history_on_the_redshift_dialect_without_primary_keys_matches_the_oracle() {
+    hostile_history(
+        Stack::start().redshift(),
+        without_primary_keys(salesdb_setups()),
+    );
+}
+
+fn hostile_history(stack: Stack, setups: Vec<TableSetup>) {
     stack.prepare(&setups, 4);
     let mut history = generator(
         &setups,

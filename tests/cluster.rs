@@ -207,8 +207,21 @@ fn sigkill_of_a_replica_moves_its_partitions_within_the_lease_ttl_plus_3s() {
 
 #[test]
 fn a_paused_replica_that_wakes_after_losing_its_lease_is_fenced_and_steps_down() {
-    let cs = ClusterStack::start();
-    let setups = salesdb_setups();
+    paused_replica_is_fenced(ClusterStack::start(), salesdb_setups());
+}
+
+/// The same on Redshift's merge path (run against PostgreSQL), targets without primary keys:
+/// the zombie holds its target's `LOCK` while stopped, not the watermarks', so the others'
+/// claims raise the epochs and its commit is refused.
+#[test]
+fn a_paused_replica_on_the_redshift_dialect_is_fenced_and_steps_down() {
+    paused_replica_is_fenced(
+        ClusterStack::start().redshift(),
+        without_primary_keys(salesdb_setups()),
+    );
+}
+
+fn paused_replica_is_fenced(cs: ClusterStack, setups: Vec<TableSetup>) {
     cs.stack.prepare(&setups, PARTITIONS);
     let config = cs.config(&setups, BATCH);
     let mut seen = Default::default();

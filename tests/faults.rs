@@ -8,8 +8,19 @@ use tidemark_testkit::{LocalPostgres, MockKafka, ProduceRecord};
 
 #[test]
 fn sigkill_mid_stream_then_restart_ends_equal_to_the_oracle_without_duplicates() {
-    let stack = Stack::start();
-    let setups = salesdb_setups();
+    sigkill_then_restart(Stack::start(), salesdb_setups());
+}
+
+/// The same on Redshift's merge path (run against PostgreSQL), targets without primary keys.
+#[test]
+fn sigkill_then_restart_on_the_redshift_dialect_ends_equal_to_the_oracle() {
+    sigkill_then_restart(
+        Stack::start().redshift(),
+        without_primary_keys(salesdb_setups()),
+    );
+}
+
+fn sigkill_then_restart(stack: Stack, setups: Vec<TableSetup>) {
     stack.prepare(&setups, 4);
     let mut history = Generator::new(
         setups.iter().map(|s| s.def.clone()).collect(),

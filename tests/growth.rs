@@ -95,6 +95,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     schema: "tidemark".into(),
                     pipeline: "growth".into(),
                     statement_timeout: Duration::from_secs(60),
+                    redshift: None,
                 })
                 .expect("warehouse"),
             );

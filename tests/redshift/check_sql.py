@@ -8,7 +8,9 @@ each statement:
   which sqlglot does not model and which is checked here by its own grammar
   (`LOCK name [, name ...]`);
 - outside quoted identifiers and string literals, it contains none of the PostgreSQL-only
-  constructs Redshift lacks.
+  constructs Redshift lacks;
+- a `COPY` reads one `s3://` URL with `IAM_ROLE` credentials (sqlglot parses a COPY's options
+  loosely, so their presence is checked here).
 
 Prints one line per failure and exits 1 if there is any; prints the number checked otherwise.
 """
@@ -64,6 +66,13 @@ def problems(sql: str) -> list[str]:
         found.append(f"is {len(parsed)} statements, not one")
     elif isinstance(parsed[0], exp.Command):
         found.append("parses only as an opaque command")
+    elif isinstance(parsed[0], exp.Copy):
+        files = parsed[0].args.get("files") or []
+        if len(files) != 1 or not (files[0].is_string and files[0].name.startswith("s3://")):
+            found.append("is a COPY that does not read one s3:// URL")
+        credentials = parsed[0].args.get("credentials")
+        if credentials is None or credentials.args.get("iam_role") is None:
+            found.append("is a COPY without IAM_ROLE")
     return found
 
 

@@ -27,6 +27,14 @@ impl ClusterStack {
         ClusterStack { stack, etcd }
     }
 
+    /// The cluster with the warehouse in `dialect = "redshift"` (see [`Stack::redshift`]).
+    pub fn redshift(self) -> ClusterStack {
+        ClusterStack {
+            stack: self.stack.redshift(),
+            etcd: self.etcd,
+        }
+    }
+
     pub fn config(&self, setups: &[TableSetup], batch: &str) -> PathBuf {
         let coordination = format!(
             "[coordination]\nmode = \"etcd\"\nendpoints = [{:?}]\ncluster = \"test\"\nlease_ttl = \"{}s\"\nslices = 2\n{batch}",

@@ -95,6 +95,15 @@ pub fn salesdb_setups() -> Vec<TableSetup> {
     ]
 }
 
+/// The setups with every target created without a primary key, as Redshift (which does not
+/// enforce keys) would have them.
+pub fn without_primary_keys(mut setups: Vec<TableSetup>) -> Vec<TableSetup> {
+    for s in &mut setups {
+        s.with_pk = false;
+    }
+    setups
+}
+
 /// [`salesdb_setups`] with the typed CUSTOMER ([`TableDef::salesdb_customer_typed`]: plus
 /// `BALANCE numeric(18,4)`, `CREATED_AT timestamp(6)`, `UPDATED_AT timestamptz(6)`,
 /// `BIRTHDAY date`, landing in `balance`, `created_at`, `updated_at`, `birthday`).
@@ -118,6 +127,8 @@ pub struct Stack {
     pub pg: LocalPostgres,
     pub kafka: Tansu,
     pub dir: tempfile::TempDir,
+    /// More of every config's `[warehouse]` section (the dialect).
+    pub warehouse: String,
 }
 
 impl Stack {
@@ -126,7 +137,21 @@ impl Stack {
         let pg = LocalPostgres::start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
         let kafka = Tansu::start().unwrap_or_else(|e| panic!("cannot start tansu: {e}"));
         let dir = tempfile::tempdir().expect("temp dir");
-        Stack { pg, kafka, dir }
+        Stack {
+            pg,
+            kafka,
+            dir,
+            warehouse: String::new(),
+        }
+    }
+
+    /// The stack with the warehouse spoken to in `dialect = "redshift"`: Redshift's merge
+    /// path against PostgreSQL, which gets the few Redshift functions and type names the
+    /// dialect's statements use ([`tidemark_testkit::REDSHIFT_ON_POSTGRES`]).
+    pub fn redshift(mut self) -> Stack {
+        self.sql(tidemark_testkit::REDSHIFT_ON_POSTGRES);
+        self.warehouse = "dialect = \"redshift\"\n".to_string();
+        self
     }
 
     pub fn url(&self) -> String {
@@ -192,7 +217,12 @@ impl Stack {
     /// Writes a config file for these tables; `extra` is appended TOML (e.g. a `[batch]`).
     pub fn config(&self, name: &str, setups: &[TableSetup], extra: &str) -> PathBuf {
         let path = self.dir.path().join(format!("{name}.toml"));
-        let text = config_text(self.kafka.bootstrap(), &self.url(), setups, extra);
+        let text = config_text(
+            self.kafka.bootstrap(),
+            &self.url(),
+            setups,
+            &format!("{}{extra}", self.warehouse),
+        );
         std::fs::write(&path, text).expect("write config");
         path
     }

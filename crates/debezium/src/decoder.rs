@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tidemark_model::{
-    Change, Key, LayoutCell, LayoutError, RecordCoord, RowOp, TableLayout, Value,
+    Capacity, Change, Key, LayoutCell, LayoutError, RecordCoord, RowOp, TableLayout, Value,
 };
 
 use crate::key::{parse_message_key, KeyConvs, KeyField, KeyReading};
@@ -257,6 +257,8 @@ impl TableDecoder {
                     image: "after",
                 })?;
                 let new_key = keys.new_key(&after, message_key.as_deref())?;
+                // Before anything is appended: on error nothing is.
+                self.check_capacity(&after)?;
                 if images.op == Op::Update {
                     if let Some(before) = &images.before {
                         if let Some(old_key) = keys.old_key(before)? {
@@ -290,6 +292,7 @@ impl TableDecoder {
                     }
                     None => keys.delete_key_from_before(images.before.as_deref())?,
                 };
+                self.check_key_capacity(&key.0)?;
                 out.push(Change {
                     key,
                     op: RowOp::Delete,
@@ -300,6 +303,45 @@ impl TableDecoder {
         Ok(Decoded::Rows {
             source_ts_ms: images.source_ts_ms,
         })
+    }
+
+    /// Fails if a value of a row does not fit its column in the warehouse.
+    fn check_capacity(&self, row: &[Value]) -> Result<(), DecodeError> {
+        let capacity = self.scratch.options.capacity;
+        if capacity == Capacity::Postgres {
+            return Ok(());
+        }
+        for (column, value) in self.layout.columns.iter().zip(row) {
+            capacity
+                .check(column, value)
+                .map_err(|reason| DecodeError::DoesNotFit {
+                    column: column.name.clone(),
+                    reason,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Fails if a key value of a delete does not fit its column in the warehouse.
+    fn check_key_capacity(&self, key: &[Value]) -> Result<(), DecodeError> {
+        let capacity = self.scratch.options.capacity;
+        if capacity == Capacity::Postgres {
+            return Ok(());
+        }
+        let Some(key_cols) = self.layout.key() else {
+            return Ok(());
+        };
+        for (&i, value) in key_cols.iter().zip(key) {
+            if let Some(column) = self.layout.columns.get(i) {
+                capacity
+                    .check(column, value)
+                    .map_err(|reason| DecodeError::DoesNotFit {
+                        column: column.name.clone(),
+                        reason,
+                    })?;
+            }
+        }
+        Ok(())
     }
 
     fn field_name(&self, col: usize) -> &str {

@@ -24,6 +24,15 @@ pub enum DecodeError {
         /// The JSON type that was found, in words (`"a string"`, `"an array"`, ...).
         found: &'static str,
     },
+    /// A value does not fit its column in the warehouse (Redshift: a string longer in bytes
+    /// than its VARCHAR, a decimal beyond 38 digits); it is never cut to fit.
+    #[error("column {column:?}: {reason}")]
+    DoesNotFit {
+        /// The target column.
+        column: String,
+        /// What does not fit, and what to do.
+        reason: String,
+    },
     /// The change event has no `op` field, or it is null.
     #[error(
         "the record value has no \"op\" field (or it is null): not a Debezium change event \

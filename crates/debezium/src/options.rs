@@ -53,4 +53,8 @@ pub struct DecodeOptions {
     pub time_precision: TimePrecision,
     /// See [`BinaryHandling`].
     pub binary_handling: BinaryHandling,
+    /// The limits of the warehouse's columns every value is checked against (Redshift's
+    /// byte-counted VARCHARs, 38-digit decimals); a value that does not fit is an error
+    /// naming its column, never cut to fit.
+    pub capacity: tidemark_model::Capacity,
 }

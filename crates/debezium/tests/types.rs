@@ -109,6 +109,7 @@ const DEFAULTS: DecodeOptions = DecodeOptions {
     decimal_handling: DecimalHandling::Precise,
     time_precision: TimePrecision::Adaptive,
     binary_handling: tidemark_debezium::BinaryHandling::Base64,
+    capacity: tidemark_model::Capacity::Postgres,
 };
 
 #[test]

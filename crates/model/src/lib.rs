@@ -6,6 +6,7 @@
 //! [`Watermark`]s it advances is what a merge applies in one warehouse transaction.
 
 pub mod assignment;
+mod capacity;
 pub mod civil;
 mod decimal;
 mod error_chain;
@@ -15,6 +16,11 @@ mod rank;
 mod value;
 
 pub use assignment::{assign, Assignment, SliceId};
+pub use capacity::{
+    redshift_decimal, redshift_text_bytes, Capacity, REDSHIFT_MAX_DECIMAL_PRECISION,
+    REDSHIFT_MAX_STAGED_BYTES, REDSHIFT_MAX_VARBYTE_BYTES, REDSHIFT_MAX_VARCHAR_BYTES,
+    REDSHIFT_UNBOUNDED_DECIMAL_SCALE,
+};
 pub use decimal::{Decimal, MAX_SCALE};
 pub use error_chain::ErrorChain;
 pub use evolve::{fit, ColumnChange, ColumnRules, Evolution, FieldFilter, Fit, LayoutCell};

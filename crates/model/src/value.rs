@@ -192,6 +192,74 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The value as Amazon Redshift's text input reads it, for staging: PostgreSQL's text but
+    /// for bytes (hexadecimal digits, read by `FROM_HEX`), intervals (`D days HH:MM:SS.f`, a
+    /// `DAY TO SECOND` literal) and arrays (a JSON array, read by `JSON_PARSE` into `SUPER`).
+    /// `None` for NULL and the unavailable placeholder.
+    pub fn to_redshift_text(&self) -> Option<String> {
+        match self {
+            Value::Bytes(b) => Some(b.iter().map(|byte| format!("{byte:02x}")).collect()),
+            Value::Interval(i) => {
+                let sign = if i.micros < 0 { "-" } else { "" };
+                let mut time = String::new();
+                let micros = i.micros.unsigned_abs();
+                let secs = micros / 1_000_000;
+                time.push_str(&format!(
+                    "{:02}:{:02}:{:02}.{:06}",
+                    secs / 3600,
+                    (secs / 60) % 60,
+                    secs % 60,
+                    micros % 1_000_000
+                ));
+                Some(format!("{} days {sign}{time}", i.days))
+            }
+            Value::Array(_) => {
+                let mut out = String::new();
+                json_into(self, &mut out);
+                Some(out)
+            }
+            other => other.to_pg_text(),
+        }
+    }
+}
+
+/// A value as JSON: numbers and booleans as themselves, JSON as it is, NULL as null, anything
+/// else as a string of its text.
+fn json_into(value: &Value, out: &mut String) {
+    match value {
+        Value::Null | Value::Unavailable => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) if f.is_finite() => out.push_str(&float_text(*f)),
+        Value::Decimal(d) => out.push_str(d.as_str()),
+        Value::Json(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_into(item, out);
+            }
+            out.push(']');
+        }
+        other => {
+            let text = other.to_pg_text().unwrap_or_default();
+            out.push('"');
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+    }
+}
+
 /// Shortest text that reads back as the same double (`1e300`, `0.1`, `NaN`, `Infinity`).
 fn float_text(f: f64) -> String {
     if f.is_nan() {

@@ -25,7 +25,9 @@ pub use produce::{
     ProduceRecord,
 };
 pub use signal::signal;
-pub use table::{connect, duplicate_keys, quote_ident, quote_table, table_as_text};
+pub use table::{
+    connect, duplicate_keys, quote_ident, quote_table, table_as_text, REDSHIFT_ON_POSTGRES,
+};
 pub use tansu::{ScramUser, Tansu};
 /// The random Debezium history generator and its independent oracle (also used by `demo`).
 pub use tidemark_cdcgen as cdcgen;

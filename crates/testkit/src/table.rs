@@ -131,3 +131,18 @@ mod tests {
         assert_eq!(quote_table("s.t.x"), "\"s\".\"t.x\"");
     }
 }
+
+/// Redshift's functions and types the Redshift dialect's statements use, defined on PostgreSQL
+/// so that the dialect's merge path runs there in tests: `FROM_HEX` (hexadecimal text to bytes),
+/// `JSON_PARSE` (text to a JSON document) and the `SUPER` and `VARBYTE` type names (without a
+/// length: PostgreSQL's domains take none). Everything else the dialect writes is SQL both
+/// servers accept.
+pub const REDSHIFT_ON_POSTGRES: &str = "
+    CREATE OR REPLACE FUNCTION public.from_hex(text) RETURNS bytea
+        LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT decode($1, 'hex') $$;
+    CREATE OR REPLACE FUNCTION public.json_parse(text) RETURNS jsonb
+        LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT CAST($1 AS jsonb) $$;
+    DO $$ BEGIN CREATE DOMAIN public.super AS jsonb;
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+    DO $$ BEGIN CREATE DOMAIN public.varbyte AS bytea;
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$;";

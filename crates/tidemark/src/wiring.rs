@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
-use tidemark_config::{Config, ConfigError, CoordinationMode, DeleteMode, TlsMode, TruncateMode};
+use tidemark_config::{
+    Config, ConfigError, CoordinationMode, DeleteMode, Dialect, TlsMode, TruncateMode,
+};
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
 use tidemark_pipeline::{
     BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableRoutes, TableSpec,
 };
 use tidemark_ports::Broker;
+use tidemark_warehouse::redshift::{RedshiftSettings, Staging, TableOptions};
 use tidemark_warehouse::{PgSettings, PgWarehouse, TlsSetting};
 
 use crate::error::CliError;
@@ -129,12 +132,46 @@ pub fn warehouse(config: &Config) -> Result<Arc<PgWarehouse>, CliError> {
         schema: config.warehouse.schema.clone(),
         pipeline: config.coordination.cluster.clone(),
         statement_timeout: config.warehouse.statement_timeout,
+        redshift: redshift_settings(config).map(Arc::new),
     })
     .map_err(|e| ConfigError::Invalid {
         key: "warehouse.url".into(),
         reason: e.to_string(),
     })?;
     Ok(Arc::new(warehouse))
+}
+
+/// The Redshift dialect's settings (`None`: PostgreSQL): staging and each explicit table's
+/// physical options.
+pub fn redshift_settings(config: &Config) -> Option<RedshiftSettings> {
+    if config.warehouse.dialect != Dialect::Redshift {
+        return None;
+    }
+    let tables = config
+        .tables
+        .iter()
+        .filter_map(|t| {
+            let options = t.redshift.as_ref()?;
+            let target = t.target_name()?;
+            Some((
+                target,
+                TableOptions {
+                    diststyle: options.diststyle.clone(),
+                    distkey: options.distkey.clone(),
+                    sortkey: options.sortkey.clone(),
+                    encode: options
+                        .encode
+                        .iter()
+                        .map(|(c, e)| (c.clone(), e.clone()))
+                        .collect(),
+                },
+            ))
+        })
+        .collect();
+    Some(RedshiftSettings {
+        staging: Staging::Insert,
+        tables,
+    })
 }
 
 /// A secret from a mounted file, without its trailing newline. The error names the key and

@@ -2,8 +2,8 @@ use tidemark_ports::WarehouseError;
 use tokio_postgres::error::SqlState;
 
 /// The one function that turns a driver error into a typed error, deciding whether it is
-/// retriable: lost connections, server shutdowns, serialization failures and deadlocks are;
-/// everything else is not.
+/// retriable: lost connections, server shutdowns, serialization failures (PostgreSQL's 40001,
+/// Redshift's error 1023) and deadlocks are; everything else is not.
 pub fn classify(err: tokio_postgres::Error, context: &str) -> WarehouseError {
     let message = error_chain(&err);
     let sqlstate = err.code().map(|c| c.code().to_string());
@@ -16,19 +16,23 @@ pub fn classify(err: tokio_postgres::Error, context: &str) -> WarehouseError {
             message,
         };
     }
-    let retriable = match err.code() {
-        None => true, // IO / closed connection / protocol: no SQLSTATE
-        Some(code) => {
-            code.code().starts_with("08")
-                || *code == SqlState::ADMIN_SHUTDOWN
-                || *code == SqlState::CRASH_SHUTDOWN
-                || *code == SqlState::CANNOT_CONNECT_NOW
-                || *code == SqlState::T_R_SERIALIZATION_FAILURE
-                || *code == SqlState::T_R_DEADLOCK_DETECTED
-                || *code == SqlState::QUERY_CANCELED
-                || *code == SqlState::TOO_MANY_CONNECTIONS
-        }
-    };
+    // Redshift reports its serialization failure (error 1023, "Serializable isolation
+    // violation on table …") as an internal error (XX000), not 40001: retried the same way.
+    let redshift_serialization = message.contains("Serializable isolation violation");
+    let retriable = redshift_serialization
+        || match err.code() {
+            None => true, // IO / closed connection / protocol: no SQLSTATE
+            Some(code) => {
+                code.code().starts_with("08")
+                    || *code == SqlState::ADMIN_SHUTDOWN
+                    || *code == SqlState::CRASH_SHUTDOWN
+                    || *code == SqlState::CANNOT_CONNECT_NOW
+                    || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED
+                    || *code == SqlState::QUERY_CANCELED
+                    || *code == SqlState::TOO_MANY_CONNECTIONS
+            }
+        };
     if retriable {
         WarehouseError::Connection {
             context: context.to_string(),

@@ -12,8 +12,10 @@ mod diagnose;
 mod encode;
 mod error;
 mod failpoint;
+mod fence;
 mod merge_sql;
 pub mod redshift;
+mod s3_stage;
 mod sql;
 mod stage;
 mod tls;
@@ -50,6 +52,10 @@ pub struct PgSettings {
     pub pipeline: String,
     /// Upper bound for one statement (a merge's statements included).
     pub statement_timeout: Duration,
+    /// The dialect: `None` for PostgreSQL, else Amazon Redshift's settings. Ranking, fencing
+    /// and exactly-once are the same; staging, the merge's statements, the DDL and tidemark's
+    /// own tables are the dialect's.
+    pub redshift: Option<Arc<redshift::RedshiftSettings>>,
 }
 
 /// Without the URL and the password: they may hold credentials.
@@ -62,6 +68,7 @@ impl std::fmt::Debug for PgSettings {
             .field("schema", &self.schema)
             .field("pipeline", &self.pipeline)
             .field("statement_timeout", &self.statement_timeout)
+            .field("redshift", &self.redshift)
             .finish()
     }
 }
@@ -146,6 +153,9 @@ where
 #[async_trait]
 impl Warehouse for PgWarehouse {
     async fn prepare(&self) -> Result<(), WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return redshift::ops::prepare(&self.settings).await;
+        }
         let mut client = connect(&self.settings, "preparing tidemark schema").await?;
         let tx = client
             .transaction()
@@ -168,6 +178,13 @@ impl Warehouse for PgWarehouse {
 
     async fn prepare_landing(&self, table: &TableName) -> Result<(), WarehouseError> {
         let ctx = "creating the raw landing table";
+        if self.settings.redshift.is_some() {
+            // Refused by config validation first.
+            return Err(WarehouseError::Table {
+                table: table.clone(),
+                reason: "raw landing tables are not supported on Redshift".into(),
+            });
+        }
         let mut client = connect(&self.settings, ctx).await?;
         let tx = client.transaction().await.map_err(|e| classify(e, ctx))?;
         tx.execute(sql::LOCK_PREPARE, &[])
@@ -182,6 +199,9 @@ impl Warehouse for PgWarehouse {
     }
 
     async fn stored_key(&self, table: &TableName) -> Result<Option<Vec<String>>, WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return redshift::ops::stored_key(&self.settings, table).await;
+        }
         let client = connect(&self.settings, "reading the recorded key").await?;
         let row = client
             .query_opt(
@@ -198,6 +218,9 @@ impl Warehouse for PgWarehouse {
         &self,
         table: &TableName,
     ) -> Result<Option<Vec<(String, ColumnType, String)>>, WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return redshift::ops::describe(&self.settings, table).await;
+        }
         let client = connect(&self.settings, "describing target table").await?;
         let rows = client
             .query(sql::DESCRIBE, &[&quote_table(table)])
@@ -213,6 +236,9 @@ impl Warehouse for PgWarehouse {
     }
 
     async fn next_epoch(&self) -> Result<Epoch, WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return redshift::ops::next_epoch(&self.settings).await;
+        }
         let client = connect(&self.settings, "choosing an epoch").await?;
         let row = client
             .query_one(
@@ -232,6 +258,9 @@ impl Warehouse for PgWarehouse {
         tps: &[TopicPartition],
         epoch: Epoch,
     ) -> Result<Vec<Option<i64>>, WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return redshift::ops::claim(&self.settings, tps, epoch).await;
+        }
         let mut client = connect(&self.settings, "claiming partitions").await?;
         let tx = client
             .transaction()
@@ -272,6 +301,9 @@ impl Warehouse for PgWarehouse {
     }
 
     async fn watermarks(&self) -> Result<Vec<Watermark>, WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return redshift::ops::watermarks(&self.settings).await;
+        }
         let client = connect(&self.settings, "reading watermarks").await?;
         let rows = client
             .query(
@@ -301,6 +333,13 @@ impl Warehouse for PgWarehouse {
         &self,
         layout: Arc<LayoutCell>,
     ) -> Result<Box<dyn TableWriter>, WarehouseError> {
+        if let Some(rs) = &self.settings.redshift {
+            return Ok(Box::new(redshift::RedshiftTableWriter::new(
+                self.settings.clone(),
+                rs.clone(),
+                layout,
+            )));
+        }
         Ok(Box::new(PgTableWriter::new(
             self.settings.clone(),
             layout,
@@ -346,7 +385,7 @@ fn column_type(type_name: &str) -> ColumnType {
         "float8" => ColumnType::Float64,
         "numeric" => ColumnType::Numeric,
         "text" | "varchar" | "bpchar" => ColumnType::Text,
-        "bytea" => ColumnType::Bytes,
+        "bytea" | "varbyte" => ColumnType::Bytes,
         "date" => ColumnType::Date,
         "time" => ColumnType::Time,
         "timetz" => ColumnType::TimeTz,
@@ -354,7 +393,8 @@ fn column_type(type_name: &str) -> ColumnType {
         "timestamptz" => ColumnType::TimestampTz,
         "interval" => ColumnType::Interval,
         "uuid" => ColumnType::Uuid,
-        "json" => ColumnType::Json,
+        // Redshift's SUPER holds JSON documents and arrays.
+        "json" | "super" => ColumnType::Json,
         "jsonb" => ColumnType::Jsonb,
         "bit" | "varbit" => ColumnType::Bits,
         _ => ColumnType::Other,

@@ -3,38 +3,59 @@
 //! `TRUNCATE` inside a transaction — it commits —, temp tables `ON COMMIT`, jsonb/uuid/array
 //! types, `unnest`, `= ANY(array)`, `::` casts).
 //!
-//! Pure text: nothing here talks to a database. The statements are also valid PostgreSQL
-//! (`CURRENT_TIMESTAMP`, not `GETDATE()`; parameters cast where PostgreSQL cannot infer their
-//! type), so that the Redshift merge path can be run against PostgreSQL by the oracle tests. The statements keep the PostgreSQL merge's
+//! The statements here (and in [`state`]) are pure text; `writer` (the merge) and `ops`
+//! (everything else) run them. They are also valid PostgreSQL (`CURRENT_TIMESTAMP`, not
+//! `GETDATE()`; parameters cast where PostgreSQL cannot infer their type), so that the Redshift
+//! path can be run against PostgreSQL by the oracle tests. They keep the PostgreSQL merge's
 //! shape (stage, delete the staged keys, insert the non-delete winners, advance the watermark
 //! under the epoch guard, one transaction), so the ranking, the fencing rule and exactly-once
-//! stay the shared ones; only how each step is spelled differs. Each merge first `LOCK`s its
-//! target and the watermarks table: Redshift's serializable isolation would otherwise abort one
-//! of two concurrent writers (error 1023) instead of making it wait.
+//! stay the shared ones; only how each step is spelled differs. Each merge `LOCK`s its target,
+//! then the watermarks table: Redshift's serializable isolation would otherwise abort one of
+//! two concurrent writers (error 1023) instead of making it wait.
 //!
 //! Identifiers are quoted through [`quote_ident`] and keep their case: every session sets
 //! `enable_case_sensitive_identifier`, so mixed-case names work without a parameter-group
 //! change. Values are always bound (`$n`), never spliced.
 
+use std::collections::BTreeMap;
+
 use tidemark_model::{ColumnType, TableLayout, TableName, TargetColumn};
 
 use crate::sql::{quote_ident, quote_table, DELETE_FLAG, STAGE};
 
+pub(crate) mod ops;
+mod param;
+pub mod state;
+mod writer;
+
+pub(crate) use writer::RedshiftTableWriter;
+
+/// What the Redshift dialect needs beyond the connection: how rows are staged and each
+/// table's physical options.
+#[derive(Debug, Clone, Default)]
+pub struct RedshiftSettings {
+    pub staging: Staging,
+    /// `DISTSTYLE`/`DISTKEY`/`SORTKEY`/`ENCODE` of the tables `auto_create` makes.
+    pub tables: BTreeMap<TableName, TableOptions>,
+}
+
+/// How a batch's rows reach the temp stage.
+#[derive(Debug, Clone, Default)]
+pub enum Staging {
+    /// Multi-row `INSERT … VALUES`, values bound as text parameters.
+    #[default]
+    Insert,
+}
+
 /// Run once per session, before any other statement.
 pub const SESSION_SETUP: &str = "SET enable_case_sensitive_identifier TO true";
 
-/// Redshift's limit on one `VARCHAR`, in bytes.
-pub const MAX_VARCHAR_BYTES: u32 = 65_535;
-/// Redshift's limit on one `VARBYTE`, in bytes.
-pub const MAX_VARBYTE_BYTES: u32 = 1_024_000;
-/// Redshift's limit on a `DECIMAL`'s precision.
-pub const MAX_DECIMAL_PRECISION: u32 = 38;
-/// The scale of a source decimal without a declared precision (Debezium's
-/// `VariableScaleDecimal`, PostgreSQL's bare `numeric`): `DECIMAL(38,10)`; a value with more
-/// digits does not fit, which is an error (or a dead letter), never a silent rounding.
-pub const UNBOUNDED_DECIMAL_SCALE: u32 = 10;
-/// Bytes a UTF-8 character can take: a source `varchar(n)` counts characters, Redshift's bytes.
-const UTF8_MAX_BYTES: u32 = 4;
+pub use tidemark_model::{
+    REDSHIFT_MAX_DECIMAL_PRECISION as MAX_DECIMAL_PRECISION,
+    REDSHIFT_MAX_VARBYTE_BYTES as MAX_VARBYTE_BYTES,
+    REDSHIFT_MAX_VARCHAR_BYTES as MAX_VARCHAR_BYTES,
+    REDSHIFT_UNBOUNDED_DECIMAL_SCALE as UNBOUNDED_DECIMAL_SCALE,
+};
 /// Bind parameters of one statement: the protocol's limit (an `i16` count).
 pub const MAX_PARAMETERS: usize = 32_767;
 /// Redshift's limit on one statement's text, 16 MB; staging statements stay well under it.
@@ -79,22 +100,19 @@ pub fn column_type(c: &TargetColumn) -> Result<String, TypeError> {
         ColumnType::Int64 => "BIGINT".into(),
         ColumnType::Float32 => "REAL".into(),
         ColumnType::Float64 => "DOUBLE PRECISION".into(),
-        ColumnType::Numeric => match mods.as_slice() {
-            [] => format!("DECIMAL({MAX_DECIMAL_PRECISION},{UNBOUNDED_DECIMAL_SCALE})"),
-            [p] | [p, _] if *p > MAX_DECIMAL_PRECISION => {
+        ColumnType::Numeric => match tidemark_model::redshift_decimal(c) {
+            Some((p, scale)) => format!("DECIMAL({p},{scale})"),
+            None => {
                 return Err(fail(format!(
                     "Redshift's DECIMAL holds at most {MAX_DECIMAL_PRECISION} digits; store it as \
                      a string (decimal_handling = \"string\") or exclude the column"
                 )))
             }
-            [p] => format!("DECIMAL({p},0)"),
-            [p, s, ..] => format!("DECIMAL({p},{s})"),
         },
         ColumnType::Text => {
-            let bytes = match mods.as_slice() {
-                [n, ..] => n.saturating_mul(UTF8_MAX_BYTES).min(MAX_VARCHAR_BYTES),
-                [] => MAX_VARCHAR_BYTES,
-            };
+            // The declared length becomes the byte count: values longer in bytes do not fit
+            // and say so (see `tidemark_model::Capacity`).
+            let bytes = tidemark_model::redshift_text_bytes(c);
             if c.sql_type.starts_with("character(") || c.sql_type.starts_with("char(") {
                 format!("CHAR({bytes})")
             } else {
@@ -119,12 +137,24 @@ pub fn column_type(c: &TargetColumn) -> Result<String, TypeError> {
 }
 
 /// How a staged value becomes the column's: `SUPER` columns are staged as JSON text and
-/// parsed; everything else is staged in its own type.
+/// parsed by `JSON_PARSE`, `VARBYTE` columns as hexadecimal text read by `FROM_HEX` (the one
+/// text form both staging modes can carry); everything else is staged in its own type.
 fn stage_type(target_type: &str) -> &str {
-    if target_type == "SUPER" {
+    if target_type == "SUPER" || target_type.starts_with("VARBYTE") {
         "VARCHAR(65535)"
     } else {
         target_type
+    }
+}
+
+/// The staged column (`staged`, qualified) as the target column's value.
+fn from_stage(staged: &str, target_type: &str) -> String {
+    if target_type == "SUPER" {
+        format!("JSON_PARSE({staged})")
+    } else if target_type.starts_with("VARBYTE") {
+        format!("FROM_HEX({staged})")
+    } else {
+        staged.to_string()
     }
 }
 
@@ -155,7 +185,7 @@ pub fn create_table(
         columns.push(format!("PRIMARY KEY ({})", key.join(", ")));
     }
     let mut sql = format!(
-        "CREATE TABLE {} ({})",
+        "CREATE TABLE IF NOT EXISTS {} ({})",
         quote_table(&layout.table),
         columns.join(", ")
     );
@@ -186,13 +216,16 @@ fn keyword(word: &str) -> String {
 pub struct MergeSql {
     /// The session's stage (a temp table lives until the session ends).
     pub create_stage: String,
+    /// Drops the stage of an earlier layout (or none).
+    pub drop_stage: String,
     /// Empties the stage at the start of each merge (`DELETE`: `TRUNCATE` would commit).
     pub clear_stage: String,
     /// `INSERT INTO stage … VALUES ($1, …), (…)` for `rows` rows: see [`MergeSql::stage_rows`].
     stage_prefix: String,
     /// Columns per staged row (the delete flag and the layout's).
     pub stage_width: usize,
-    /// Serializes writers of the target (and of the watermarks table) for the transaction.
+    /// Serializes writers of the target for the transaction (the watermarks table is locked
+    /// later, just before tidemark's own tables are written: see the writer).
     pub lock: String,
     /// Counts delete winners whose row exists (the rows a delete removes).
     pub count_deleted: String,
@@ -205,11 +238,7 @@ pub struct MergeSql {
 }
 
 impl MergeSql {
-    pub fn new(
-        layout: &TableLayout,
-        key_columns: &[usize],
-        watermarks: &TableName,
-    ) -> Result<Self, TypeError> {
+    pub fn new(layout: &TableLayout, key_columns: &[usize]) -> Result<Self, TypeError> {
         let target = quote_table(&layout.table);
         let stage = quote_ident(STAGE);
         let flag = quote_ident(DELETE_FLAG);
@@ -235,7 +264,8 @@ impl MergeSql {
                 .iter()
                 .map(|&i| {
                     let col = quote_ident(&layout.columns[i].name);
-                    format!("{left}.{col} = {right}.{col}")
+                    let staged = from_stage(&format!("{right}.{col}"), &types[i]);
+                    format!("{left}.{col} = {staged}")
                 })
                 .collect::<Vec<_>>()
                 .join(" AND ")
@@ -243,23 +273,18 @@ impl MergeSql {
         let values: Vec<String> = names
             .iter()
             .zip(&types)
-            .map(|(n, t)| {
-                if t == "SUPER" {
-                    format!("JSON_PARSE(s.{n})")
-                } else {
-                    format!("s.{n}")
-                }
-            })
+            .map(|(n, t)| from_stage(&format!("s.{n}"), t))
             .collect();
         Ok(Self {
             create_stage: format!(
                 "CREATE TEMP TABLE {stage} ({flag} BOOLEAN NOT NULL, {})",
                 stage_columns.join(", ")
             ),
+            drop_stage: format!("DROP TABLE IF EXISTS {stage}"),
             clear_stage: format!("DELETE FROM {stage}"),
             stage_prefix: format!("INSERT INTO {stage} ({flag}, {}) VALUES ", names.join(", ")),
             stage_width: layout.columns.len() + 1,
-            lock: format!("LOCK {target}, {}", quote_table(watermarks)),
+            lock: format!("LOCK {target}"),
             count_deleted: format!(
                 "SELECT COUNT(*) FROM {stage} AS s WHERE s.{flag} AND EXISTS \
                  (SELECT 1 FROM {target} AS t WHERE {})",

@@ -19,7 +19,21 @@ use tidemark_testkit::LocalPostgres;
 
 use super::{PgSettings, PgWarehouse};
 
+/// The dialects the adapter speaks; the Redshift one runs on PostgreSQL with
+/// [`tidemark_testkit::REDSHIFT_ON_POSTGRES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Postgres,
+    Redshift,
+}
+
+const DIALECTS: [Dialect; 2] = [Dialect::Postgres, Dialect::Redshift];
+
 fn warehouse(pg: &LocalPostgres) -> PgWarehouse {
+    warehouse_in(pg, Dialect::Postgres)
+}
+
+fn warehouse_in(pg: &LocalPostgres, dialect: Dialect) -> PgWarehouse {
     PgWarehouse::new(PgSettings {
         password: None,
         tls: None,
@@ -27,6 +41,8 @@ fn warehouse(pg: &LocalPostgres) -> PgWarehouse {
         schema: "tidemark".into(),
         pipeline: "test".into(),
         statement_timeout: Duration::from_secs(30),
+        redshift: (dialect == Dialect::Redshift)
+            .then(|| Arc::new(crate::redshift::RedshiftSettings::default())),
     })
     .expect("settings")
 }
@@ -102,9 +118,29 @@ fn request(changes: Vec<Change>, next_offset: i64, epoch: i64) -> MergeRequest {
 }
 
 async fn setup(pg: &LocalPostgres, with_pk: bool) -> (PgWarehouse, Box<dyn TableWriter>) {
+    setup_in(pg, with_pk, Dialect::Postgres).await
+}
+
+/// Drops what [`setup_in`] made, for the next dialect's run on the same server.
+async fn reset(pg: &LocalPostgres) {
+    batch(
+        pg,
+        "DROP TABLE IF EXISTS public.t; DROP SCHEMA IF EXISTS tidemark CASCADE",
+    )
+    .await;
+}
+
+async fn setup_in(
+    pg: &LocalPostgres,
+    with_pk: bool,
+    dialect: Dialect,
+) -> (PgWarehouse, Box<dyn TableWriter>) {
+    if dialect == Dialect::Redshift {
+        batch(pg, tidemark_testkit::REDSHIFT_ON_POSTGRES).await;
+    }
     let pk = if with_pk { "PRIMARY KEY" } else { "" };
     sql(pg, &format!("CREATE TABLE public.t (id bigint {pk}, name text, small smallint, loaded timestamptz DEFAULT now())")).await;
-    let w = warehouse(pg);
+    let w = warehouse_in(pg, dialect);
     w.prepare().await.expect("prepare");
     w.prepare().await.expect("prepare is idempotent");
     let table = TableName::parse("public.t").unwrap();
@@ -128,13 +164,9 @@ async fn setup(pg: &LocalPostgres, with_pk: bool) -> (PgWarehouse, Box<dyn Table
 #[tokio::test]
 async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction() {
     let pg = LocalPostgres::start().expect("postgres");
-    for with_pk in [true, false] {
-        let client = tidemark_testkit::connect(&pg.url()).await.unwrap();
-        client
-            .batch_execute("DROP TABLE IF EXISTS public.t; DROP SCHEMA IF EXISTS tidemark CASCADE")
-            .await
-            .unwrap();
-        let (w, mut writer) = setup(&pg, with_pk).await;
+    for (dialect, with_pk) in DIALECTS.into_iter().flat_map(|d| [(d, true), (d, false)]) {
+        reset(&pg).await;
+        let (w, mut writer) = setup_in(&pg, with_pk, dialect).await;
         let epoch = w.next_epoch().await.unwrap();
         assert_eq!(w.claim(&[tp(0)], epoch).await.unwrap(), vec![None]);
         let stats = writer
@@ -191,7 +223,14 @@ async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction(
 #[tokio::test]
 async fn a_stale_owner_is_fenced_and_applies_nothing() {
     let pg = LocalPostgres::start().expect("postgres");
-    let (w, mut old_owner) = setup(&pg, false).await;
+    for dialect in DIALECTS {
+        reset(&pg).await;
+        stale_owner_is_fenced(&pg, dialect).await;
+    }
+}
+
+async fn stale_owner_is_fenced(pg: &LocalPostgres, dialect: Dialect) {
+    let (w, mut old_owner) = setup_in(pg, false, dialect).await;
     let old = w.next_epoch().await.unwrap();
     w.claim(&[tp(0)], old).await.unwrap();
     old_owner
@@ -215,7 +254,7 @@ async fn a_stale_owner_is_fenced_and_applies_nothing() {
         .unwrap_err();
     assert!(matches!(err, WarehouseError::Fenced { .. }), "{err}");
     assert!(!err.is_retriable());
-    assert_eq!(rows(&pg).await, vec![(1, Some("a".into()), Some(1))]);
+    assert_eq!(rows(pg).await, vec![(1, Some("a".into()), Some(1))]);
     assert_eq!(w.watermarks().await.unwrap()[0].next_offset, 1);
 
     // An owner with an older epoch cannot claim either.
@@ -226,7 +265,14 @@ async fn a_stale_owner_is_fenced_and_applies_nothing() {
 #[tokio::test]
 async fn a_watermark_never_goes_backwards() {
     let pg = LocalPostgres::start().expect("postgres");
-    let (w, mut writer) = setup(&pg, true).await;
+    for dialect in DIALECTS {
+        reset(&pg).await;
+        watermark_never_goes_backwards(&pg, dialect).await;
+    }
+}
+
+async fn watermark_never_goes_backwards(pg: &LocalPostgres, dialect: Dialect) {
+    let (w, mut writer) = setup_in(pg, true, dialect).await;
     let epoch = w.next_epoch().await.unwrap();
     w.claim(&[tp(0)], epoch).await.unwrap();
     writer
@@ -248,7 +294,7 @@ async fn a_watermark_never_goes_backwards() {
         ),
         "{err}"
     );
-    assert_eq!(rows(&pg).await, vec![(1, Some("a".into()), Some(1))]);
+    assert_eq!(rows(pg).await, vec![(1, Some("a".into()), Some(1))]);
 }
 
 #[tokio::test]

@@ -128,18 +128,7 @@ impl PgTableWriter {
         pieces: usize,
     ) -> Result<TableBatchStats, WarehouseError> {
         self.follow_layout();
-        // Decided by the first change decoded for the table; a batch with no changes (only
-        // tombstones, or records past) has nothing to key and only advances watermarks.
-        let key_columns = match self.layout.key() {
-            Some(key) => key.to_vec(),
-            None if request.changes.is_empty() => Vec::new(),
-            None => {
-                return Err(WarehouseError::Table {
-                    table: self.layout.table.clone(),
-                    reason: "a batch has changes but the table's key is not decided".into(),
-                })
-            }
-        };
+        let key_columns = batch_key(&self.layout, request)?;
         let statements = self.statements(&key_columns);
         let layout = self.layout.clone();
         let copy_types = self.copy_types.clone();
@@ -411,6 +400,17 @@ async fn record_key(
         .await
         .map_err(|e| classify(e, "recording the table's key"))?;
     let recorded: Vec<String> = column(&row, 0, "recording the table's key")?;
+    same_key(layout, recorded, decided, keys_table)
+}
+
+/// Fails unless the recorded key and this replica's are the same columns: every replica
+/// merges a table by one key.
+pub(crate) fn same_key(
+    layout: &TableLayout,
+    recorded: Vec<String>,
+    decided: Vec<String>,
+    keys_table: String,
+) -> Result<(), WarehouseError> {
     let mut a = recorded.clone();
     let mut b = decided.clone();
     a.sort();
@@ -424,6 +424,23 @@ async fn record_key(
         });
     }
     Ok(())
+}
+
+/// The key columns a batch is merged by: decided by the first change decoded for the table;
+/// a batch with no changes (only tombstones, or records past) has nothing to key and only
+/// advances watermarks.
+pub(crate) fn batch_key(
+    layout: &TableLayout,
+    request: &MergeRequest,
+) -> Result<Vec<usize>, WarehouseError> {
+    match layout.key() {
+        Some(key) => Ok(key.to_vec()),
+        None if request.changes.is_empty() => Ok(Vec::new()),
+        None => Err(WarehouseError::Table {
+            table: layout.table.clone(),
+            reason: "a batch has changes but the table's key is not decided".into(),
+        }),
+    }
 }
 
 /// Every merge deletes the staged keys from the target: without an index whose columns are
@@ -500,26 +517,14 @@ async fn advance(
             )
             .await
             .map_err(|e| classify(e, "reading refused watermark"))?;
-        let (stored_epoch, stored_offset) = match row {
-            Some(r) => (
+        let stored = match row {
+            Some(r) => Some((
                 column::<i64>(&r, 0, ctx)?,
                 column::<Option<i64>>(&r, 1, ctx)?,
-            ),
-            None => (i64::MIN, None),
+            )),
+            None => None,
         };
-        if stored_epoch > w.epoch.0 {
-            return Err(WarehouseError::Fenced {
-                tp: w.tp.clone(),
-                epoch: w.epoch,
-                stored: tidemark_model::Epoch(stored_epoch),
-            });
-        }
-        return Err(WarehouseError::WatermarkRegression {
-            tp: w.tp.clone(),
-            epoch: w.epoch,
-            stored: stored_offset.unwrap_or(-1),
-            next_offset: w.next_offset,
-        });
+        return Err(crate::fence::refusal(w, stored));
     }
     Err(WarehouseError::Statement {
         context: "advancing watermarks".into(),

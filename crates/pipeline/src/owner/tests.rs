@@ -67,6 +67,7 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
             schema: "tidemark".into(),
             pipeline: "bound".into(),
             statement_timeout: Duration::from_secs(60),
+            redshift: None,
         })
         .expect("settings");
         warehouse.prepare().await.expect("prepare");

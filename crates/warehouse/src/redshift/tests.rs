@@ -111,7 +111,7 @@ fn types_map_to_redshift_losslessly_or_fail_naming_the_column() {
 #[test]
 fn staging_statements_number_their_parameters_and_stay_under_the_limits() {
     let l = layout("public.t", every_type());
-    let sql = MergeSql::new(&l, &[0], &watermarks_table("tidemark")).unwrap();
+    let sql = MergeSql::new(&l, &[0]).unwrap();
     let width = l.columns.len() + 1;
     assert_eq!(sql.stage_width, width);
     let two = sql.stage_rows(2);
@@ -158,7 +158,7 @@ fn every_statement() -> Vec<(String, String)> {
             format!("{name}: create table"),
             create_table(l, &key, options).unwrap(),
         ));
-        let m = MergeSql::new(l, &key, &watermarks_table("tidemark")).unwrap();
+        let m = MergeSql::new(l, &key).unwrap();
         for (step, sql) in [
             ("create stage", m.create_stage.clone()),
             ("clear stage", m.clear_stage.clone()),
@@ -262,7 +262,7 @@ async fn the_merge_and_the_fenced_watermark_apply_on_postgresql() {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
-    let m = MergeSql::new(&l, &key, &watermarks_table("tidemark")).unwrap();
+    let m = MergeSql::new(&l, &key).unwrap();
     let w = WatermarkSql::new("tidemark");
     client.batch_execute(&m.create_stage).await.expect("stage");
     type Row = (bool, i64, &'static str, Option<&'static str>);
