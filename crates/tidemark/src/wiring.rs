@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use tidemark_config::{
-    Config, ConfigError, CoordinationMode, DeleteMode, Dialect, TlsMode, TruncateMode,
+    Config, ConfigError, CoordinationMode, DeleteMode, Dialect, RedshiftStaging, TlsMode,
+    TruncateMode,
 };
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
@@ -11,7 +12,9 @@ use tidemark_pipeline::{
     BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableRoutes, TableSpec,
 };
 use tidemark_ports::Broker;
-use tidemark_warehouse::redshift::{RedshiftSettings, Staging, TableOptions};
+use tidemark_warehouse::redshift::{
+    RedshiftSettings, S3Settings, Staging, TableOptions, DEFAULT_MAX_FILE_BYTES,
+};
 use tidemark_warehouse::{PgSettings, PgWarehouse, TlsSetting};
 
 use crate::error::CliError;
@@ -168,10 +171,21 @@ pub fn redshift_settings(config: &Config) -> Option<RedshiftSettings> {
             ))
         })
         .collect();
-    Some(RedshiftSettings {
-        staging: Staging::Insert,
-        tables,
-    })
+    let redshift = &config.warehouse.redshift;
+    let staging = match (redshift.staging, &redshift.s3) {
+        (RedshiftStaging::S3, Some(s3)) => Staging::S3(S3Settings {
+            bucket: s3.bucket.clone(),
+            prefix: s3.prefix.clone(),
+            pipeline: config.coordination.cluster.clone(),
+            region: Some(s3.region.clone()),
+            endpoint: s3.endpoint.clone(),
+            iam_role: s3.iam_role.clone(),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        }),
+        // `validate` refuses S3 staging without its settings.
+        _ => Staging::Insert,
+    };
+    Some(RedshiftSettings { staging, tables })
 }
 
 /// A secret from a mounted file, without its trailing newline. The error names the key and

@@ -338,7 +338,7 @@ impl Warehouse for PgWarehouse {
                 self.settings.clone(),
                 rs.clone(),
                 layout,
-            )));
+            )?));
         }
         Ok(Box::new(PgTableWriter::new(
             self.settings.clone(),

@@ -39,12 +39,17 @@ pub struct RedshiftSettings {
     pub tables: BTreeMap<TableName, TableOptions>,
 }
 
+pub use crate::s3_stage::{S3Settings, DEFAULT_MAX_FILE_BYTES};
+
 /// How a batch's rows reach the temp stage.
 #[derive(Debug, Clone, Default)]
 pub enum Staging {
     /// Multi-row `INSERT … VALUES`, values bound as text parameters.
     #[default]
     Insert,
+    /// gzip CSV files in S3 and one `COPY … MANIFEST` per piece; the files are deleted once
+    /// the merge's transaction has ended, committed or not.
+    S3(S3Settings),
 }
 
 /// Run once per session, before any other statement.
@@ -357,14 +362,12 @@ pub fn watermarks_table(schema: &str) -> TableName {
     }
 }
 
-/// The fenced watermark update, for one partition (`$1` pipeline, `$2` topic, `$3`
-/// partition, `$4` next offset, `$5` epoch), run after [`MergeSql::lock`] in the merge's
-/// transaction: `fenced` counts stored rows that forbid the write (a newer epoch, or the same
-/// epoch further on) — non-zero means roll back —, then `update` writes an existing row and
-/// `insert` creates a missing one.
+/// The watermark update, for one partition (`$1` pipeline, `$2` topic, `$3` partition, `$4`
+/// next offset, `$5` epoch), run under the watermarks' `LOCK` once the stored row
+/// ([`state::StateSql::stored_watermark`]) passed the fencing rule (`crate::fence`): `update`
+/// writes an existing row, `insert` creates a missing one.
 #[derive(Debug, Clone)]
 pub struct WatermarkSql {
-    pub fenced: String,
     pub update: String,
     pub insert: String,
 }
@@ -374,10 +377,6 @@ impl WatermarkSql {
         let wm = quote_table(&watermarks_table(schema));
         let this = "pipeline = $1 AND topic = $2 AND \"partition\" = $3";
         Self {
-            fenced: format!(
-                "SELECT COUNT(*) FROM {wm} WHERE {this} AND (epoch > $5 OR (epoch = $5 AND \
-                 next_offset > $4))"
-            ),
             update: format!(
                 "UPDATE {wm} SET next_offset = $4, epoch = $5, updated_at = CURRENT_TIMESTAMP \
                  WHERE {this}"

@@ -7,9 +7,6 @@
 //! into the files, never into SQL text. The SQL carries config strings only (the manifest URL,
 //! the IAM role, the region, the NULL marker), each through [`literal`].
 
-// Only the tests use it until the Redshift writer is wired to `staging = "s3"`.
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::sync::Arc;
 
 use flate2::{write::GzEncoder, Compression};

@@ -87,15 +87,17 @@ fn types_map_to_redshift_losslessly_or_fail_naming_the_column() {
         ty(ColumnType::Numeric, "numeric").unwrap(),
         "DECIMAL(38,10)"
     );
-    // A source varchar counts characters, Redshift's bytes: 4 per UTF-8 character.
+    // The declared length is the byte count, as Redshift reads it and as the decoder checks
+    // it (`Capacity`): a longer value is refused, never cut.
     assert_eq!(
         ty(ColumnType::Text, "character varying(20)").unwrap(),
-        "VARCHAR(80)"
+        "VARCHAR(20)"
     );
     assert_eq!(
-        ty(ColumnType::Text, "character varying(20000)").unwrap(),
+        ty(ColumnType::Text, "character varying(70000)").unwrap(),
         "VARCHAR(65535)"
     );
+    assert_eq!(ty(ColumnType::Bytes, "bytea").unwrap(), "VARBYTE(1024000)");
     assert_eq!(ty(ColumnType::Text, "text").unwrap(), "VARCHAR(65535)");
     assert_eq!(ty(ColumnType::Uuid, "uuid").unwrap(), "CHAR(36)");
     assert_eq!(ty(ColumnType::Jsonb, "jsonb").unwrap(), "SUPER");
@@ -162,6 +164,7 @@ fn every_statement() -> Vec<(String, String)> {
         for (step, sql) in [
             ("create stage", m.create_stage.clone()),
             ("clear stage", m.clear_stage.clone()),
+            ("drop stage", m.drop_stage.clone()),
             ("stage 1 row", m.stage_rows(1)),
             ("stage 3 rows", m.stage_rows(3)),
             ("lock", m.lock.clone()),
@@ -177,13 +180,26 @@ fn every_statement() -> Vec<(String, String)> {
         out.push((format!("own table {i}"), sql));
     }
     let w = WatermarkSql::new("tidemark");
-    for (step, sql) in [
-        ("fenced", w.fenced),
-        ("update", w.update),
-        ("insert", w.insert),
-    ] {
+    for (step, sql) in [("update", w.update), ("insert", w.insert)] {
         out.push((format!("watermark {step}"), sql));
     }
+    for (i, sql) in state::create_state_tables("tidemark")
+        .into_iter()
+        .enumerate()
+    {
+        out.push((format!("state table {i}"), sql));
+    }
+    for (step, sql) in state::StateSql::new("tidemark").all() {
+        out.push((step.to_string(), sql.to_string()));
+    }
+    out.push(("describe".into(), state::DESCRIBE.into()));
+    out.push((
+        "create schema".into(),
+        state::create_schema(&TableName {
+            schema: "Sales".into(),
+            name: "x".into(),
+        }),
+    ));
     out
 }
 
@@ -264,6 +280,7 @@ async fn the_merge_and_the_fenced_watermark_apply_on_postgresql() {
     }
     let m = MergeSql::new(&l, &key).unwrap();
     let w = WatermarkSql::new("tidemark");
+    let state = state::StateSql::new("tidemark");
     client.batch_execute(&m.create_stage).await.expect("stage");
     type Row = (bool, i64, &'static str, Option<&'static str>);
     // (rows staged as (delete flag, id, region, name), next offset, epoch, fenced?)
@@ -308,13 +325,21 @@ async fn the_merge_and_the_fenced_watermark_apply_on_postgresql() {
         tx.execute(&m.delete, &[]).await.expect("delete");
         tx.execute(&m.insert, &[]).await.expect("insert");
         let (pipeline, topic, partition) = ("p", "t", 0i32);
-        let fenced: i64 = tx
-            .query_one(&w.fenced, &[&pipeline, &topic, &partition, &next, &epoch])
+        tx.batch_execute(&state.lock_watermarks)
             .await
-            .expect("fenced")
-            .get(0);
-        assert_eq!(fenced > 0, expect_fenced, "epoch {epoch}");
-        if fenced > 0 {
+            .expect("lock watermarks");
+        let stored = tx
+            .query_opt(&state.stored_watermark, &[&pipeline, &topic, &partition])
+            .await
+            .expect("stored watermark");
+        let mark = tidemark_model::Watermark {
+            tp: tidemark_model::TopicPartition::new(topic, partition),
+            next_offset: next,
+            epoch: tidemark_model::Epoch(epoch),
+        };
+        let fenced = stored.is_some_and(|r| !crate::fence::admits(&mark, r.get(0), r.get(1)));
+        assert_eq!(fenced, expect_fenced, "epoch {epoch}");
+        if fenced {
             tx.rollback().await.expect("rollback");
             continue;
         }

@@ -16,8 +16,9 @@ use tokio_postgres::{Client, Transaction};
 
 use super::param::{bind, Text};
 use super::state::{create_schema, StateSql};
-use super::{create_table, MergeSql, RedshiftSettings, WatermarkSql};
+use super::{create_table, MergeSql, RedshiftSettings, Staging, WatermarkSql};
 use crate::error::column;
+use crate::s3_stage::{copy_statement, S3Stage, StagedFiles};
 use crate::stage::staged_value;
 use crate::{classify, PgSettings};
 
@@ -41,6 +42,8 @@ pub(crate) struct RedshiftTableWriter {
     watermark: WatermarkSql,
     /// The table's key is recorded and equals the layout's.
     key_recorded: bool,
+    /// With `staging = "s3"`: where the batches' files go.
+    s3: Option<Arc<S3Stage>>,
 }
 
 impl RedshiftTableWriter {
@@ -48,9 +51,14 @@ impl RedshiftTableWriter {
         settings: Arc<PgSettings>,
         redshift: Arc<RedshiftSettings>,
         cell: Arc<LayoutCell>,
-    ) -> Self {
+    ) -> Result<Self, WarehouseError> {
         let layout = cell.current();
-        Self {
+        let s3 = match &redshift.staging {
+            Staging::Insert => None,
+            Staging::S3(s3) => Some(Arc::new(S3Stage::new(s3)?)),
+        };
+        Ok(Self {
+            s3,
             state: StateSql::new(&settings.schema),
             watermark: WatermarkSql::new(&settings.schema),
             settings,
@@ -62,7 +70,7 @@ impl RedshiftTableWriter {
             client: None,
             statements: None,
             key_recorded: false,
-        }
+        })
     }
 
     fn follow_layout(&mut self) {
@@ -116,12 +124,34 @@ impl RedshiftTableWriter {
         Ok(client)
     }
 
+    /// The merge, then (S3 staging) the removal of its files, whether it committed or not.
     async fn merge_once(
         &mut self,
         request: &MergeRequest,
         pieces: usize,
     ) -> Result<TableBatchStats, WarehouseError> {
+        let mut staged = Vec::new();
+        let result = self.merge_tx(request, pieces, &mut staged).await;
+        if let Some(s3) = &self.s3 {
+            for files in &staged {
+                // A file left behind is only storage (a bucket lifecycle rule on the prefix
+                // expires it); the merge's outcome stands.
+                if let Err(e) = s3.remove(files).await {
+                    tracing::warn!(error = %e, "could not remove staged files");
+                }
+            }
+        }
+        result
+    }
+
+    async fn merge_tx(
+        &mut self,
+        request: &MergeRequest,
+        pieces: usize,
+        staged: &mut Vec<StagedFiles>,
+    ) -> Result<TableBatchStats, WarehouseError> {
         self.follow_layout();
+        let s3 = self.s3.clone();
         let key_columns = crate::writer::batch_key(&self.layout, request)?;
         let has_changes = !request.changes.is_empty();
         let syncing = !self.target_synced && has_changes;
@@ -177,12 +207,24 @@ impl RedshiftTableWriter {
                 .map_err(|e| classify(e, "emptying the target for a source truncate"))?;
         }
         let piece_len = request.changes.len().div_ceil(pieces.max(1)).max(1);
-        for piece in request.changes.chunks(piece_len) {
+        for (i, piece) in request.changes.chunks(piece_len).enumerate() {
             // The temp stage outlives transactions: emptied before each piece.
             tx.batch_execute(&statements.clear_stage)
                 .await
                 .map_err(|e| classify(e, "emptying stage"))?;
-            stage_insert(&tx, &statements, &layout, piece).await?;
+            match &s3 {
+                None => stage_insert(&tx, &statements, &layout, piece).await?,
+                Some(s3) => {
+                    let files = stage_s3(s3, &layout, piece, &batch_id(request, i)).await?;
+                    let names: Vec<&str> = layout.columns.iter().map(|c| &*c.name).collect();
+                    let copy = copy_statement(&files, &names);
+                    // Removed once the transaction has ended, whatever COPY does.
+                    staged.push(files);
+                    tx.batch_execute(&copy)
+                        .await
+                        .map_err(|e| classify(e, "loading the staged files (COPY)"))?;
+                }
+            }
             let row = tx
                 .query_one(&statements.count_deleted, &[])
                 .await
@@ -253,6 +295,42 @@ async fn stage_insert(
         flush(tx, statements, &mut params, rows).await?;
     }
     Ok(())
+}
+
+/// Writes `changes` to S3 as the stage's rows.
+async fn stage_s3(
+    s3: &S3Stage,
+    layout: &TableLayout,
+    changes: &[Change],
+    batch_id: &str,
+) -> Result<StagedFiles, WarehouseError> {
+    let key_columns = layout.key().unwrap_or_default();
+    let rows: Vec<Vec<Option<String>>> = changes
+        .iter()
+        .map(|c| {
+            Ok(stage_row(c, layout, key_columns)?
+                .into_iter()
+                .map(|t| t.0)
+                .collect())
+        })
+        .collect::<Result<_, WarehouseError>>()?;
+    s3.upload(&layout.table, batch_id, &rows).await
+}
+
+/// A name for one piece of one merge attempt, unique across replicas and retries: the epoch
+/// and next offset of its first partition (unique per owner and batch), the attempt's clock
+/// reading, and the piece.
+fn batch_id(request: &MergeRequest, piece: usize) -> String {
+    let first = request.watermarks.first();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "e{}-p{}-o{}-{nanos}-{piece}",
+        first.map_or(0, |w| w.epoch.0),
+        first.map_or(0, |w| w.tp.partition),
+        first.map_or(0, |w| w.next_offset),
+    )
 }
 
 async fn flush(

@@ -531,3 +531,102 @@ async fn an_unreachable_endpoint_is_retriable() {
         .expect_err("nobody listens");
     assert!(err.is_retriable(), "{err}");
 }
+
+/// The Redshift writer with `staging = "s3"` against PostgreSQL and the S3 server: the batch is
+/// uploaded, then the COPY (which PostgreSQL cannot run: it has no S3) fails; the merge is
+/// rolled back and every staged file is gone — the removal runs whether the transaction
+/// commits or not.
+#[tokio::test]
+async fn the_writer_uploads_then_removes_the_files_whatever_the_copy_does() {
+    use tidemark_model::{
+        Change, Epoch, Key, RecordCoord, RowOp, TopicPartition, Value, Watermark,
+    };
+    use tidemark_ports::{MergeRequest, Warehouse};
+
+    let moto = Moto::start();
+    assert_eq!(
+        moto.request("PUT", "/tidemark-stage").as_deref(),
+        Some("HTTP/1.1 200 OK"),
+        "create bucket"
+    );
+    // The writer takes its credentials from the standard chain: the environment here (each
+    // test is a process of its own under nextest).
+    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    let pg = tidemark_testkit::LocalPostgres::start().expect("postgres");
+    let client = tidemark_testkit::connect(&pg.url()).await.expect("connect");
+    client
+        .batch_execute(tidemark_testkit::REDSHIFT_ON_POSTGRES)
+        .await
+        .expect("compat");
+    client
+        .batch_execute("CREATE TABLE public.t (id bigint, name varchar(20))")
+        .await
+        .expect("table");
+    let w = crate::PgWarehouse::new(crate::PgSettings {
+        url: pg.url(),
+        password: None,
+        tls: None,
+        schema: "tidemark".into(),
+        pipeline: "orders pipeline".into(),
+        statement_timeout: Duration::from_secs(30),
+        redshift: Some(std::sync::Arc::new(crate::redshift::RedshiftSettings {
+            staging: crate::redshift::Staging::S3(settings(Some(moto.endpoint()))),
+            tables: Default::default(),
+        })),
+    })
+    .expect("warehouse");
+    w.prepare().await.expect("prepare");
+    let table = TableName::parse("public.t").unwrap();
+    let columns = w.describe(&table).await.expect("describe").expect("exists");
+    let layout =
+        tidemark_model::TableLayout::from_target(table, columns, &Default::default(), &[]).unwrap();
+    layout.decide_key(vec![0]);
+    let cell = std::sync::Arc::new(tidemark_model::LayoutCell::fixed(layout));
+    let mut writer = w.writer(cell).await.expect("writer");
+    let tp = TopicPartition::new("orders", 0);
+    let epoch = w.next_epoch().await.expect("epoch");
+    w.claim(std::slice::from_ref(&tp), epoch)
+        .await
+        .expect("claim");
+    let changes: Vec<Change> = (0..50)
+        .map(|i| Change {
+            key: Key(vec![Value::Int(i)]),
+            op: RowOp::Upsert(vec![Value::Int(i), Value::Text(format!("row, \"{i}\""))]),
+            coord: RecordCoord {
+                partition: 0,
+                offset: i,
+            },
+        })
+        .collect();
+    let request = MergeRequest {
+        truncate: false,
+        events: 50,
+        changes,
+        watermarks: vec![Watermark {
+            tp,
+            next_offset: 50,
+            epoch: Epoch(epoch.0),
+        }],
+        dead_letters: Vec::new(),
+        landing: None,
+    };
+    let err = writer
+        .merge(&request)
+        .await
+        .expect_err("PostgreSQL has no COPY from S3");
+    assert!(
+        err.to_string().contains("loading the staged files (COPY)"),
+        "the upload went through and the COPY ran: {err}"
+    );
+    let stage =
+        S3Stage::with_builder(&settings(Some(moto.endpoint())), test_builder()).expect("stage");
+    let left: Vec<_> = stage
+        .store
+        .list(Some(&Path::from("staging")))
+        .try_collect()
+        .await
+        .expect("list");
+    assert!(left.is_empty(), "staged files left behind: {left:?}");
+    assert!(w.watermarks().await.expect("watermarks").is_empty());
+}
