@@ -377,13 +377,25 @@ async fn dead_letters(
     layout: &TableLayout,
     request: &MergeRequest,
 ) -> Result<u64, WarehouseError> {
+    // Key and value go through `FROM_HEX` of a VARCHAR: at most 32,767 bytes each. Beyond,
+    // the dead letter keeps their start and says so; the whole record stays at its offset.
+    let limit = tidemark_model::REDSHIFT_MAX_STAGED_BYTES as usize;
     let hex = |b: &Option<Vec<u8>>| {
         Text(
             b.as_ref()
-                .map(|b| b.iter().map(|x| format!("{x:02x}")).collect()),
+                .map(|b| b.iter().take(limit).map(|x| format!("{x:02x}")).collect()),
         )
     };
     for l in &request.dead_letters {
+        let mut error = l.error.clone();
+        for (part, bytes) in [("key", &l.key), ("value", &l.value)] {
+            if let Some(len) = bytes.as_ref().map(Vec::len).filter(|&n| n > limit) {
+                error.push_str(&format!(
+                    " (the {part} is cut to its first {limit} of {len} bytes here; the whole \
+                     record is at its offset)"
+                ));
+            }
+        }
         let at = [
             Text::of(&settings.pipeline),
             Text::of(&l.tp.topic),
@@ -401,7 +413,7 @@ async fn dead_letters(
             Text::of(l.offset),
             hex(&l.key),
             hex(&l.value),
-            Text::of(&l.error),
+            Text(Some(error)),
         ];
         tx.execute(&state.insert_dead_letter, &bind(&row))
             .await
