@@ -29,6 +29,7 @@ mod standalone;
 mod summary;
 
 pub use budget::MemoryBudget;
+pub use layouts::{adopt_recorded_key, table_layout};
 pub use replica::run_replica;
 pub use spec::{BatchLimits, FieldFilter, Mode, ReplicaSpec, Role, TableRoutes, TableSpec};
 pub use summary::{RunSummary, TableSummary};

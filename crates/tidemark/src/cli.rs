@@ -34,6 +34,12 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Print the SQL tidemark would run (each table's DDL and merge, its own tables'), in the
+    /// configured dialect, for review; reads the targets' columns, writes nothing.
+    Sql {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Show stored progress and lag per partition.
     Status {
         #[arg(long, short)]

@@ -13,6 +13,12 @@ pub enum CliError {
     Broker(#[from] BrokerError),
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    #[error("table {table}: its statements cannot be written in the dialect")]
+    Sql {
+        table: String,
+        #[source]
+        source: tidemark_warehouse::redshift::TypeError,
+    },
     #[error("demo: {0}")]
     Demo(String),
     #[error("{context}")]

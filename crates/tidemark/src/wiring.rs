@@ -31,36 +31,41 @@ impl TableRoutes for ConfigRoutes {
         &self,
         topics: &[String],
     ) -> Result<Vec<TableSpec>, Box<dyn std::error::Error + Send + Sync>> {
-        let config = &self.0;
-        Ok(config
-            .routes(topics)?
-            .into_iter()
-            .map(|route| {
-                let t = route.table;
-                TableSpec {
-                    topic: route.topic,
-                    target: route.target,
-                    renames: t.columns.clone(),
-                    unmanaged: t.unmanaged_columns.clone(),
-                    fields: match &t.include_fields {
-                        Some(only) => FieldFilter::Only(only.clone()),
-                        None if t.exclude_fields.is_empty() => FieldFilter::All,
-                        None => FieldFilter::Except(t.exclude_fields.clone()),
-                    },
-                    key: match &t.key {
-                        Some(fields) => KeySource::Fields(fields.clone()),
-                        None => KeySource::MessageKey,
-                    },
-                    apply_truncates: t.truncate == TruncateMode::Apply,
-                    decode: config.decode_options(t),
-                    dead_letters: config.dead_letters(t),
-                    soft_delete: t.delete_mode == DeleteMode::Soft,
-                    evolution: config.evolution(t),
-                    raw_table: route.raw_table,
-                }
-            })
-            .collect())
+        Ok(table_specs(&self.0, topics)?)
     }
+}
+
+/// The table specs of the config's routes of `topics` (with no topics: the explicit entries),
+/// as the pipeline runs them and `tidemark sql` shows them.
+pub fn table_specs(config: &Config, topics: &[String]) -> Result<Vec<TableSpec>, ConfigError> {
+    Ok(config
+        .routes(topics)?
+        .into_iter()
+        .map(|route| {
+            let t = route.table;
+            TableSpec {
+                topic: route.topic,
+                target: route.target,
+                renames: t.columns.clone(),
+                unmanaged: t.unmanaged_columns.clone(),
+                fields: match &t.include_fields {
+                    Some(only) => FieldFilter::Only(only.clone()),
+                    None if t.exclude_fields.is_empty() => FieldFilter::All,
+                    None => FieldFilter::Except(t.exclude_fields.clone()),
+                },
+                key: match &t.key {
+                    Some(fields) => KeySource::Fields(fields.clone()),
+                    None => KeySource::MessageKey,
+                },
+                apply_truncates: t.truncate == TruncateMode::Apply,
+                decode: config.decode_options(t),
+                dead_letters: config.dead_letters(t),
+                soft_delete: t.delete_mode == DeleteMode::Soft,
+                evolution: config.evolution(t),
+                raw_table: route.raw_table,
+            }
+        })
+        .collect())
 }
 
 /// The topics the config routes, given the broker's topics when it has patterns.

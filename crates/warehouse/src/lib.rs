@@ -9,6 +9,7 @@ mod cell;
 mod convert;
 mod ddl;
 mod diagnose;
+pub mod dry_run;
 mod encode;
 mod error;
 mod failpoint;
@@ -97,6 +98,21 @@ impl PgWarehouse {
 
     fn watermarks_table(&self) -> String {
         sql::watermarks_table(&self.settings.schema)
+    }
+
+    /// The target's primary key columns in key order (empty: none or no such table): what
+    /// `tidemark sql` assumes a message-keyed table is keyed by before a record says. Read only.
+    pub async fn primary_key(&self, table: &TableName) -> Result<Vec<String>, WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return redshift::ops::primary_key(&self.settings, table).await;
+        }
+        let ctx = "reading the target's primary key";
+        let client = connect(&self.settings, ctx).await?;
+        let rows = client
+            .query(sql::PRIMARY_KEY, &[&table.schema, &table.name])
+            .await
+            .map_err(|e| classify(e, ctx))?;
+        rows.iter().map(|r| column::<String>(r, 0, ctx)).collect()
     }
 }
 

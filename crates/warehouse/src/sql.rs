@@ -191,6 +191,18 @@ pub(crate) const DESCRIBE: &str = "
       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
     ORDER BY a.attnum";
 
+/// The primary key columns of a table (`$1` schema, `$2` name), in key order: from the
+/// `information_schema` views PostgreSQL and Redshift both have (Redshift records the key
+/// without enforcing it).
+pub(crate) const PRIMARY_KEY: &str = "SELECT CAST(k.column_name AS VARCHAR(128)) \
+     FROM information_schema.table_constraints c \
+     JOIN information_schema.key_column_usage k ON k.constraint_schema = c.constraint_schema \
+       AND k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema \
+       AND k.table_name = c.table_name \
+     WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = CAST($1 AS VARCHAR(128)) \
+       AND c.table_name = CAST($2 AS VARCHAR(128)) \
+     ORDER BY k.ordinal_position";
+
 /// Serializes the schema changes of one target (`$1`, its quoted name) across replicas and
 /// mergers, until the transaction ends; with a quoted schema name, the creation of the schema.
 pub(crate) const LOCK_SCHEMA_CHANGES: &str =

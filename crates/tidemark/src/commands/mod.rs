@@ -1,5 +1,6 @@
 mod demo;
 mod run;
+mod sql;
 pub(crate) mod status;
 mod validate;
 
@@ -14,6 +15,7 @@ pub fn dispatch(command: Command) -> Result<ExitCode, CliError> {
         Command::Refresh { config, json } => run::refresh(&config, json),
         Command::Validate { config } => validate::validate(&config),
         Command::Status { config, json } => status::status(&config, json),
+        Command::Sql { config } => sql::sql(&config),
         Command::Demo {
             warehouse_url,
             events,

@@ -75,6 +75,22 @@ pub(crate) async fn describe(
     }))
 }
 
+pub(crate) async fn primary_key(
+    settings: &PgSettings,
+    table: &TableName,
+) -> Result<Vec<String>, WarehouseError> {
+    let ctx = "reading the target's primary key";
+    let client = session(settings, ctx).await?;
+    let rows = client
+        .query(
+            crate::sql::PRIMARY_KEY,
+            &bind(&[Text::of(&table.schema), Text::of(&table.name)]),
+        )
+        .await
+        .map_err(|e| classify(e, ctx))?;
+    rows.iter().map(|r| column::<String>(r, 0, ctx)).collect()
+}
+
 pub(crate) async fn stored_key(
     settings: &PgSettings,
     table: &TableName,

@@ -1,0 +1,278 @@
+//! What `tidemark sql` prints: the statements the writers and the warehouse operations run,
+//! named, in the order they run them. Every text comes from the builder the writer itself
+//! calls ([`merge_sql::MergeSql`], [`redshift::MergeSql`], [`sql`], [`redshift::state`]), so
+//! the dry run cannot show anything but what runs. Pure: no connection, no record values
+//! (parameters stay `$n`).
+
+use tidemark_model::TableLayout;
+
+use crate::redshift::state::{create_state_tables, StateSql};
+use crate::redshift::{self, RedshiftSettings, Staging, TypeError, WatermarkSql};
+use crate::{merge_sql, sql};
+
+/// A statement's name (what it is for, and when it runs) and its text.
+pub type Named = (String, String);
+
+/// The rows the multi-row staging `INSERT` is shown for: enough to show how parameters are
+/// numbered row by row (a merge binds as many rows as fit the parameter limit).
+pub const SHOWN_STAGED_ROWS: usize = 2;
+
+/// The statements one table's merge runs on the target and the stage, in the dialect
+/// (`redshift`: `None` for PostgreSQL, like [`crate::PgSettings::redshift`]). Without
+/// `key_columns` (the key is decided by the first record) only the statements that do not
+/// depend on the key. A pending layout (a target `auto_create` makes from the first record)
+/// has no columns to show: none.
+pub fn table_statements(
+    redshift: Option<&RedshiftSettings>,
+    layout: &TableLayout,
+    key_columns: Option<&[usize]>,
+) -> Result<Vec<Named>, TypeError> {
+    if layout.is_pending() {
+        return Ok(Vec::new());
+    }
+    // Built with no key when it is unknown: the key-matching statements are then left out,
+    // never shown with an empty condition.
+    let key = key_columns.unwrap_or_default();
+    let keyed = key_columns.is_some_and(|k| !k.is_empty());
+    let mut out: Vec<(&str, Option<String>)> = Vec::new();
+    match redshift {
+        None => {
+            let m = merge_sql::MergeSql::new(layout, key);
+            out.extend([
+                ("drop stage (a new layout version)", Some(m.drop_stage)),
+                ("create stage (once per connection)", Some(m.create_stage)),
+                (
+                    "truncate (a source truncate, with truncate = \"apply\")",
+                    Some(m.truncate),
+                ),
+                ("stage rows (binary COPY)", Some(m.copy_in)),
+                (
+                    "keep unavailable (unchanged TOASTed values the source did not send)",
+                    keyed.then_some(m.keep_unavailable),
+                ),
+                ("analyze stage", Some(m.analyze_stage)),
+                (
+                    "prefer index probes (when an index covers the key)",
+                    Some(sql::PREFER_INDEX_PROBES.to_string()),
+                ),
+                (
+                    "delete replaced and deleted rows",
+                    keyed.then_some(m.delete),
+                ),
+                (
+                    "mark deleted rows (delete_mode = \"soft\")",
+                    m.mark_deleted.filter(|_| keyed),
+                ),
+                ("insert winners", Some(m.insert)),
+                (
+                    "clear stage (between pieces of one merge)",
+                    Some(m.clear_stage),
+                ),
+            ]);
+        }
+        Some(rs) => {
+            let m = redshift::MergeSql::new(layout, key)?;
+            let stage = match rs.staging {
+                Staging::Insert => m.stage_rows(SHOWN_STAGED_ROWS),
+            };
+            out.extend([
+                (
+                    "drop stage (a new layout version)",
+                    Some(m.drop_stage.clone()),
+                ),
+                (
+                    "create stage (once per connection)",
+                    Some(m.create_stage.clone()),
+                ),
+                ("lock target", Some(m.lock.clone())),
+                (
+                    "truncate (a source truncate, with truncate = \"apply\")",
+                    Some(m.truncate.clone()),
+                ),
+                ("clear stage", Some(m.clear_stage.clone())),
+                (
+                    "stage rows (multi-row INSERT, shown for 2 rows)",
+                    Some(stage),
+                ),
+                ("count deleted rows", keyed.then(|| m.count_deleted.clone())),
+                (
+                    "delete replaced and deleted rows",
+                    keyed.then(|| m.delete.clone()),
+                ),
+                ("insert winners", Some(m.insert.clone())),
+            ]);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .filter_map(|(name, sql)| Some((name.to_string(), sql?)))
+        .collect())
+}
+
+/// tidemark's own tables in `schema`: their DDL, then the statements run on them (epochs and
+/// claims at start, and in every merge's transaction, after the target's statements: dead
+/// letters, the table's key, the fenced watermark advance), in the dialect.
+pub fn own_statements(redshift: Option<&RedshiftSettings>, schema: &str) -> Vec<Named> {
+    let named = |items: Vec<(&str, String)>| -> Vec<Named> {
+        items.into_iter().map(|(n, s)| (n.to_string(), s)).collect()
+    };
+    let prepare = |ddl: Vec<String>| -> Vec<Named> {
+        let n = ddl.len();
+        ddl.into_iter()
+            .enumerate()
+            .map(|(i, s)| (format!("prepare ({} of {n})", i + 1), s))
+            .collect()
+    };
+    match redshift {
+        None => {
+            let wm = sql::watermarks_table(schema);
+            let keys = sql::table_keys_table(schema);
+            let dead = sql::dead_letters_table(schema);
+            let mut out = named(vec![(
+                "lock for prepare (replicas take turns)",
+                sql::LOCK_PREPARE.to_string(),
+            )]);
+            out.extend(prepare(sql::prepare_statements(schema)));
+            out.extend(named(vec![
+                ("next epoch", sql::next_epoch(&wm)),
+                ("claim partitions", sql::claim(&wm)),
+                ("stored epoch (a refused claim)", sql::stored_epoch(&wm)),
+                ("select watermarks (status)", sql::select_watermarks(&wm)),
+                ("stored key (at start)", sql::stored_key(&keys)),
+                (
+                    "record key (first merge with changes)",
+                    sql::record_key(&keys),
+                ),
+                (
+                    "insert dead letters (errors.mode = \"dead_letter\")",
+                    sql::insert_dead_letters(&dead),
+                ),
+                ("advance watermarks", sql::advance_watermarks(&wm)),
+                (
+                    "stored watermark (a refused advance)",
+                    sql::stored_watermark(&wm),
+                ),
+            ]));
+            out
+        }
+        Some(_) => {
+            let mut out = named(vec![(
+                "session setup (every connection)",
+                redshift::SESSION_SETUP.to_string(),
+            )]);
+            let mut ddl = redshift::create_own_tables(schema);
+            ddl.extend(create_state_tables(schema));
+            out.extend(prepare(ddl));
+            let state = StateSql::new(schema);
+            out.extend(
+                state
+                    .all()
+                    .into_iter()
+                    .map(|(n, s)| (n.to_string(), s.to_string())),
+            );
+            let w = WatermarkSql::new(schema);
+            out.extend(named(vec![
+                ("advance watermark (a stored row)", w.update),
+                ("advance watermark (a first row)", w.insert),
+            ]));
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidemark_model::{ColumnType, TableName};
+
+    fn layout(soft_delete: bool) -> TableLayout {
+        let columns = vec![
+            ("Id".into(), ColumnType::Int64, "bigint".into()),
+            (
+                "Region".into(),
+                ColumnType::Text,
+                "character varying(8)".into(),
+            ),
+            ("doc".into(), ColumnType::Jsonb, "jsonb".into()),
+            ("mood".into(), ColumnType::Other, "mood".into()),
+        ];
+        let table = TableName::parse("Sales.Order Lines").expect("name");
+        let mut l =
+            TableLayout::from_target(table, columns, &Default::default(), &[]).expect("layout");
+        l.soft_delete = soft_delete;
+        l
+    }
+
+    fn redshift() -> RedshiftSettings {
+        RedshiftSettings::default()
+    }
+
+    fn every(rs: Option<&RedshiftSettings>, key: Option<&[usize]>) -> Vec<Named> {
+        let mut all = table_statements(rs, &layout(rs.is_none()), key).expect("statements");
+        all.extend(own_statements(rs, "tidemark"));
+        all
+    }
+
+    #[test]
+    fn every_statement_is_named_and_non_empty_in_both_dialects() {
+        let rs = redshift();
+        for dialect in [None, Some(&rs)] {
+            for key in [Some(&[0, 1][..]), None] {
+                let all = every(dialect, key);
+                assert!(all.len() > 15, "{all:?}");
+                for (name, sql) in &all {
+                    assert!(
+                        !name.is_empty() && !sql.trim().is_empty(),
+                        "{name}: {sql:?}"
+                    );
+                    assert!(!sql.trim_end().ends_with(';'), "{name}: {sql}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn redshift_statements_have_no_postgresql_only_constructs() {
+        let rs = redshift();
+        for (name, sql) in every(Some(&rs), Some(&[0, 1])) {
+            for bad in ["ON CONFLICT", "RETURNING", "FROM STDIN", "unnest", "::"] {
+                assert!(!sql.contains(bad), "{name} has {bad}: {sql}");
+            }
+        }
+        // The check can fail: PostgreSQL's statements have them.
+        let pg = every(None, Some(&[0, 1]));
+        for bad in ["ON CONFLICT", "RETURNING", "FROM STDIN", "unnest", "::"] {
+            assert!(pg.iter().any(|(_, s)| s.contains(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_statements_are_the_writers_and_the_key_decides_the_keyed_ones() {
+        let l = layout(false);
+        let pg = table_statements(None, &l, Some(&[0])).expect("pg");
+        let m = merge_sql::MergeSql::new(&l, &[0]);
+        assert!(pg.iter().any(|(_, s)| *s == m.delete));
+        assert!(pg.iter().any(|(_, s)| *s == m.copy_in));
+        let unkeyed = table_statements(None, &l, None).expect("pg");
+        let names = |all: &[Named]| all.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert!(names(&pg).contains(&"delete replaced and deleted rows".to_string()));
+        assert!(!names(&unkeyed).contains(&"delete replaced and deleted rows".to_string()));
+        assert!(unkeyed.iter().all(|(_, s)| *s != m.keep_unavailable));
+        let rs = redshift();
+        let shown = table_statements(Some(&rs), &l, Some(&[0])).expect("redshift");
+        let m = redshift::MergeSql::new(&l, &[0]).expect("merge");
+        assert!(shown.iter().any(|(_, s)| *s == m.stage_rows(2)));
+        assert!(shown
+            .iter()
+            .any(|(_, s)| s.ends_with("($6, $7, $8, $9, $10)")));
+        let unkeyed = table_statements(Some(&rs), &l, None).expect("redshift");
+        assert!(unkeyed
+            .iter()
+            .all(|(_, s)| *s != m.delete && *s != m.count_deleted));
+        assert!(
+            table_statements(None, &TableLayout::pending(l.table.clone()), None)
+                .expect("pending")
+                .is_empty()
+        );
+    }
+}
