@@ -195,9 +195,9 @@ pub struct RedshiftConfig {
 pub struct RedshiftS3Config {
     /// The bucket the staged files go to (in the cluster's region).
     pub bucket: String,
-    /// Key prefix of the staged files; each batch writes under a key of its own below it.
-    #[serde(default = "default_s3_prefix")]
-    pub prefix: String,
+    /// Key prefix of the staged files (default `tidemark-staging`); each batch writes under a
+    /// key of its own below it.
+    pub prefix: Option<String>,
     /// The bucket's AWS region (also given to `COPY … REGION`).
     pub region: String,
     /// An S3-compatible endpoint URL instead of AWS's (tests, MinIO).
@@ -208,9 +208,8 @@ pub struct RedshiftS3Config {
     pub iam_role: String,
 }
 
-fn default_s3_prefix() -> String {
-    "tidemark-staging".to_string()
-}
+/// Where staged files go without `prefix`.
+pub const DEFAULT_S3_PREFIX: &str = "tidemark-staging";
 
 /// A table's physical layout on Redshift, used when `auto_create` creates it.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -226,6 +225,16 @@ pub struct RedshiftTableConfig {
     /// `ENCODE` per column, column = encoding (`AZ64`, `ZSTD`, `LZO`, `BYTEDICT`, `RAW`, …).
     #[serde(default)]
     pub encode: BTreeMap<String, String>,
+}
+
+impl RedshiftTableConfig {
+    /// Whether no option is set (the default layout).
+    pub fn is_empty(&self) -> bool {
+        self.diststyle.is_none()
+            && self.distkey.is_none()
+            && self.sortkey.is_empty()
+            && self.encode.is_empty()
+    }
 }
 
 /// Redshift's column compression encodings.
@@ -600,7 +609,8 @@ pub struct TableConfig {
     pub delete_mode: DeleteMode,
     /// With `dialect = "redshift"`: the table's `DISTSTYLE`, `DISTKEY`, `SORTKEY` and column
     /// encodings when `auto_create` creates it.
-    pub redshift: Option<RedshiftTableConfig>,
+    #[serde(default)]
+    pub redshift: RedshiftTableConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
@@ -896,7 +906,7 @@ impl Config {
         };
         let redshift = self.warehouse.dialect == Dialect::Redshift;
         if !redshift {
-            if let Some(i) = self.tables.iter().position(|t| t.redshift.is_some()) {
+            if let Some(i) = self.tables.iter().position(|t| !t.redshift.is_empty()) {
                 return Err(invalid(
                     &format!("tables[{i}].redshift"),
                     "is for warehouse.dialect = \"redshift\"",
@@ -921,6 +931,13 @@ impl Config {
                     return Err(invalid(
                         &format!("warehouse.redshift.s3.{key}"),
                         "must not be empty",
+                    ));
+                }
+                // They go into the COPY statement as string literals.
+                if value.chars().any(|c| c == '\\' || c.is_control()) {
+                    return Err(invalid(
+                        &format!("warehouse.redshift.s3.{key}"),
+                        "must not hold a backslash or a control character",
                     ));
                 }
             }
@@ -950,9 +967,10 @@ impl Config {
             if t.auto_evolve == Some(true) {
                 return Err(unsupported("auto_evolve", "auto_evolve"));
             }
-            let Some(options) = &t.redshift else {
+            let options = &t.redshift;
+            if options.is_empty() {
                 continue;
-            };
+            }
             if t.topics.is_some() {
                 return Err(invalid(
                     &key("redshift"),

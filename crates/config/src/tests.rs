@@ -153,3 +153,70 @@ fn etcd_security_settings_must_fit_together() {
         assert!(err.contains(key), "{extra} / {endpoint}: {err}");
     }
 }
+
+#[test]
+fn the_redshift_dialect_takes_its_settings_and_refuses_what_it_cannot_do() {
+    let redshift = |warehouse: &str, table: &str| {
+        let text = EXAMPLE
+            .replace(
+                "dialect = \"postgres\"",
+                &format!("dialect = \"redshift\"\n{warehouse}"),
+            )
+            .replace(
+                "key = [\"CUST_ID\"]",
+                &format!("key = [\"CUST_ID\"]\n{table}"),
+            );
+        Config::from_toml(&text).map_err(|e| e.to_string())
+    };
+    let c = redshift(
+        "[warehouse.redshift]\nstaging = \"s3\"\n[warehouse.redshift.s3]\nbucket = \"b\"\n\
+         region = \"us-east-1\"\niam_role = \"arn:aws:iam::1:role/r\"",
+        "[tables.redshift]\ndiststyle = \"key\"\ndistkey = \"customer_id\"\nsortkey = [\"customer_id\"]\n\
+         [tables.redshift.encode]\ncustomer_name = \"zstd\"",
+    )
+    .unwrap();
+    assert_eq!(c.warehouse.redshift.staging, RedshiftStaging::S3);
+    assert_eq!(c.tables[0].redshift.encode["customer_name"], "zstd");
+    assert_eq!(
+        c.decode_options(&c.tables[0]).capacity,
+        tidemark_model::Capacity::Redshift
+    );
+    let refused = [
+        (
+            "[warehouse.redshift]\nstaging = \"s3\"",
+            "",
+            "warehouse.redshift.s3",
+        ),
+        (
+            "[warehouse.redshift]\nstaging = \"s3\"\n[warehouse.redshift.s3]\nbucket = \"b\"\n\
+             region = \"us-east-1\"\niam_role = \"arn\\\\x\"",
+            "",
+            "backslash",
+        ),
+        ("auto_evolve = true", "", "warehouse.auto_evolve"),
+        ("", "raw_table = \"raw.customer\"", "raw_table"),
+        ("", "delete_mode = \"soft\"", "delete_mode"),
+        (
+            "",
+            "[tables.redshift]\ndiststyle = \"diagonal\"",
+            "diststyle",
+        ),
+        ("", "[tables.redshift]\ndiststyle = \"key\"", "distkey"),
+        (
+            "",
+            "[tables.redshift.encode]\nNAME = \"gzip\"",
+            "unknown encoding",
+        ),
+    ];
+    for (warehouse, table, expected) in refused {
+        let err = redshift(warehouse, table).unwrap_err();
+        assert!(err.contains(expected), "{warehouse} {table}: {err}");
+    }
+    // Redshift options are an error with PostgreSQL, not silently ignored.
+    let text = EXAMPLE.replace(
+        "key = [\"CUST_ID\"]",
+        "key = [\"CUST_ID\"]\n[tables.redshift]\ndiststyle = \"even\"",
+    );
+    let err = Config::from_toml(&text).unwrap_err().to_string();
+    assert!(err.contains("tables[0].redshift"), "{err}");
+}

@@ -17,7 +17,7 @@ pub enum CliError {
     Sql {
         table: String,
         #[source]
-        source: tidemark_warehouse::redshift::TypeError,
+        source: tidemark_warehouse::dry_run::DryRunError,
     },
     #[error("demo: {0}")]
     Demo(String),

@@ -159,7 +159,7 @@ pub fn redshift_settings(config: &Config) -> Option<RedshiftSettings> {
         .tables
         .iter()
         .filter_map(|t| {
-            let options = t.redshift.as_ref()?;
+            let options = Some(&t.redshift).filter(|o| !o.is_empty())?;
             let target = t.target_name()?;
             Some((
                 target,
@@ -180,7 +180,10 @@ pub fn redshift_settings(config: &Config) -> Option<RedshiftSettings> {
     let staging = match (redshift.staging, &redshift.s3) {
         (RedshiftStaging::S3, Some(s3)) => Staging::S3(S3Settings {
             bucket: s3.bucket.clone(),
-            prefix: s3.prefix.clone(),
+            prefix: s3
+                .prefix
+                .clone()
+                .unwrap_or_else(|| tidemark_config::DEFAULT_S3_PREFIX.to_string()),
             pipeline: config.coordination.cluster.clone(),
             region: Some(s3.region.clone()),
             endpoint: s3.endpoint.clone(),

@@ -10,6 +10,17 @@ use crate::redshift::state::{create_state_tables, StateSql};
 use crate::redshift::{self, RedshiftSettings, Staging, TypeError, WatermarkSql};
 use crate::{merge_sql, sql};
 
+/// Why a table's statements cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum DryRunError {
+    /// A column Redshift cannot hold (the run would stop on it too).
+    #[error(transparent)]
+    Type(#[from] TypeError),
+    /// A `[warehouse.redshift.s3]` string a COPY cannot carry.
+    #[error("warehouse.redshift.s3: {0}")]
+    S3Settings(String),
+}
+
 /// A statement's name (what it is for, and when it runs) and its text.
 pub type Named = (String, String);
 
@@ -26,7 +37,7 @@ pub fn table_statements(
     redshift: Option<&RedshiftSettings>,
     layout: &TableLayout,
     key_columns: Option<&[usize]>,
-) -> Result<Vec<Named>, TypeError> {
+) -> Result<Vec<Named>, DryRunError> {
     if layout.is_pending() {
         return Ok(Vec::new());
     }
@@ -72,8 +83,20 @@ pub fn table_statements(
         }
         Some(rs) => {
             let m = redshift::MergeSql::new(layout, key)?;
-            let stage = match rs.staging {
-                Staging::Insert => m.stage_rows(SHOWN_STAGED_ROWS),
+            let (stage_name, stage) = match &rs.staging {
+                Staging::Insert => (
+                    "stage rows (multi-row INSERT, shown for 2 rows)",
+                    m.stage_rows(SHOWN_STAGED_ROWS),
+                ),
+                Staging::S3(s3) => {
+                    let names: Vec<&str> = layout.columns.iter().map(|c| &*c.name).collect();
+                    let copy = crate::s3_stage::planned_copy(s3, &layout.table, "<batch>", &names)
+                        .map_err(DryRunError::S3Settings)?;
+                    (
+                        "stage rows (gzip CSV files uploaded under <batch>, loaded by COPY)",
+                        copy,
+                    )
+                }
             };
             out.extend([
                 (
@@ -90,10 +113,7 @@ pub fn table_statements(
                     Some(m.truncate.clone()),
                 ),
                 ("clear stage", Some(m.clear_stage.clone())),
-                (
-                    "stage rows (multi-row INSERT, shown for 2 rows)",
-                    Some(stage),
-                ),
+                (stage_name, Some(stage)),
                 ("count deleted rows", keyed.then(|| m.count_deleted.clone())),
                 (
                     "delete replaced and deleted rows",

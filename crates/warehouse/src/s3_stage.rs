@@ -267,6 +267,49 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
+/// `prefix/pipeline`, as key segments: every object of the pipeline is below it.
+fn root(settings: &S3Settings) -> Path {
+    let segments = settings
+        .prefix
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .chain([settings.pipeline.as_str()])
+        .map(key_segment);
+    Path::from_iter(segments)
+}
+
+/// Where a batch's files go: `prefix/pipeline/schema.table/batch_id/`.
+fn batch_dir(root: &Path, table: &TableName, batch_id: &str) -> Path {
+    let t = format!(
+        "{}.{}",
+        key_segment(&table.schema),
+        key_segment(&table.name)
+    );
+    root.clone().join(t).join(key_segment(batch_id))
+}
+
+/// The COPY a batch of `table` runs, with `batch_id` standing for its key and the base NULL
+/// marker (for `tidemark sql`): what [`S3Stage::upload`] and [`copy_statement`] make of it.
+pub(crate) fn planned_copy(
+    settings: &S3Settings,
+    table: &TableName,
+    batch_id: &str,
+    columns: &[&str],
+) -> Result<String, String> {
+    let manifest = batch_dir(&root(settings), table, batch_id).join("manifest");
+    let staged = StagedFiles {
+        files: Vec::new(),
+        manifest_url: literal(&format!("s3://{}/{manifest}", settings.bucket))?,
+        manifest,
+        null_as: literal(&null_marker::<&str>(&[] as &[Vec<Option<&str>>]))?,
+        iam_role: literal(&settings.iam_role)?,
+        region: settings.region.as_deref().map(literal).transpose()?,
+        width: columns.len() + 1,
+        rows: 0,
+    };
+    Ok(copy_statement(&staged, columns))
+}
+
 /// Writes and removes the staged files of one Redshift warehouse.
 pub(crate) struct S3Stage {
     store: Arc<dyn ObjectStore>,
@@ -305,30 +348,18 @@ impl S3Stage {
                 .with_allow_http(e.starts_with("http://"));
         }
         let store = builder.build().map_err(|e| refused(ctx, error_chain(&e)))?;
-        let segments = settings
-            .prefix
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .chain([settings.pipeline.as_str()])
-            .map(key_segment);
         Ok(Self {
             store: Arc::new(store),
             bucket: settings.bucket.clone(),
-            root: Path::from_iter(segments),
+            root: root(settings),
             iam_role,
             region,
             max_file_bytes: settings.max_file_bytes.max(1),
         })
     }
 
-    /// Where a batch's files go: `prefix/pipeline/schema.table/batch_id/`.
     fn batch_dir(&self, table: &TableName, batch_id: &str) -> Path {
-        let t = format!(
-            "{}.{}",
-            key_segment(&table.schema),
-            key_segment(&table.name)
-        );
-        self.root.clone().join(t).join(key_segment(batch_id))
+        batch_dir(&self.root, table, batch_id)
     }
 
     /// Writes the rows (one cell per stage column: the delete flag, then the layout's) as
