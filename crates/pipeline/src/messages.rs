@@ -39,6 +39,23 @@ pub(crate) struct MergeBatch {
     pub source_timestamps: Vec<i64>,
     /// The batch's trace span (ends when the batch is dropped, after its commit).
     pub span: tracing::Span,
+    /// Tells the owner the batch is done (merged or dropped), after `slot` is released:
+    /// the owner then sends what accumulated meanwhile (group commit). Last, so it drops last.
+    #[allow(dead_code)]
+    pub merged: Merged,
+}
+
+/// Sends its table to the owner when dropped, with the batch it belongs to.
+pub(crate) struct Merged {
+    pub topic: std::sync::Arc<str>,
+    pub to_owner: tokio::sync::mpsc::UnboundedSender<std::sync::Arc<str>>,
+}
+
+impl Drop for Merged {
+    fn drop(&mut self) {
+        // The owner may be gone (stopped after an error): nobody to tell.
+        let _ = self.to_owner.send(self.topic.clone());
+    }
 }
 
 /// Asks an owner to stop fetching, flush what it holds, wait for its merges and report.

@@ -1,6 +1,11 @@
 //! The partition owner: decodes a slice's records, ranks them per key into one pending batch
 //! per table, and sends batches to the tables' mergers.
 //!
+//! Group commit: a table's pending records go as a batch as soon as none of this owner's
+//! batches of the table is being merged (after each fetched chunk, and when a merge ends);
+//! while one is, records accumulate and go as the next batch. Batches so grow with load by
+//! themselves, and `batch.linger` only bounds how long a partial batch waits behind a merge.
+//!
 //! Backpressure is exact: a batch is cut from its pending records only when an in-flight slot
 //! is in hand, so at most `batch.max_in_flight` batches of an owner exist (waiting in a
 //! merger's mailbox or being merged) at any time. When a table's pending batch is full and no
@@ -19,12 +24,12 @@ use tidemark_model::{
 };
 use tidemark_ports::{DeadLetter, LandedRecord, Landing, MergeRequest, RawRecord, ReadEvent};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 
 use crate::budget::accounted_bytes;
 use crate::in_flight::InFlight;
 use crate::merger::TableMerger;
-use crate::messages::{Abort, Drain, FetchedChunk, MergeBatch, SupervisorEvent};
+use crate::messages::{Abort, Drain, FetchedChunk, MergeBatch, Merged, SupervisorEvent};
 use crate::spec::BatchLimits;
 use crate::PipelineError;
 
@@ -154,11 +159,21 @@ pub(crate) struct PartitionOwner {
     outcome: Option<Result<(), PipelineError>>,
     /// Reused buffer for the changes of one record.
     scratch: Vec<Change>,
+    /// Batches of each table sent and not yet done (see the group commit above).
+    merging: HashMap<Arc<str>, usize>,
+    /// Given to each batch, which sends its table back when it is done.
+    merged_tx: mpsc::UnboundedSender<Arc<str>>,
+    /// Attached as a stream when the actor starts.
+    merged_rx: Option<mpsc::UnboundedReceiver<Arc<str>>>,
 }
 
 impl PartitionOwner {
     pub(crate) fn new(config: OwnerConfig) -> Self {
+        let (merged_tx, merged_rx) = mpsc::unbounded_channel();
         Self {
+            merging: HashMap::new(),
+            merged_tx,
+            merged_rx: Some(merged_rx),
             slice: config.slice,
             epoch: config.epoch,
             slots: Arc::new(Semaphore::new(config.limits.max_in_flight)),
@@ -344,6 +359,7 @@ impl PartitionOwner {
         // The chunk is done: release what was not moved into a batch (tombstones' overhead,
         // records past a refresh target).
         self.deferred_memory = None;
+        self.send_idle();
         if self.refresh_complete() {
             self.finish(ctx, Ok(()), true);
         }
@@ -360,6 +376,19 @@ impl PartitionOwner {
         if self.pending.contains_key(topic) && !self.due.contains(topic) {
             self.due.push_back(topic.clone());
         }
+    }
+
+    /// Makes due every table with pending records and no batch being merged, and sends
+    /// what slots allow (group commit).
+    fn send_idle(&mut self) {
+        let idle: Vec<Arc<str>> = self
+            .pending
+            .keys()
+            .filter(|t| self.merging.get(*t).copied().unwrap_or(0) == 0)
+            .cloned()
+            .collect();
+        idle.iter().for_each(|t| self.mark_due(t));
+        self.send_due();
     }
 
     /// Cuts and sends due batches, in order, while slots are free.
@@ -420,6 +449,7 @@ impl PartitionOwner {
                 records: pending.landed,
             }),
         };
+        *self.merging.entry(topic.clone()).or_insert(0) += 1;
         route.merger.do_send(MergeBatch {
             request,
             slice: self.slice,
@@ -429,6 +459,10 @@ impl PartitionOwner {
             source_timestamps: pending.source_timestamps,
             span,
             counted: self.in_flight.enter(),
+            merged: Merged {
+                topic,
+                to_owner: self.merged_tx.clone(),
+            },
         });
     }
 
@@ -543,6 +577,9 @@ impl Actor for PartitionOwner {
         if let Some(rx) = self.chunks.take() {
             ctx.add_stream(ReceiverStream::new(rx));
         }
+        if let Some(rx) = self.merged_rx.take() {
+            ctx.add_stream(UnboundedReceiverStream::new(rx));
+        }
         let tick = (self.limits.linger / 4).max(std::time::Duration::from_millis(5));
         ctx.run_interval(tick, |act, _ctx| {
             if act.finishing {
@@ -592,6 +629,23 @@ impl StreamHandler<FetchedChunk> for PartitionOwner {
             );
         }
     }
+}
+
+/// A batch of the table is done: what accumulated meanwhile goes now if nothing else of the
+/// table is being merged.
+impl StreamHandler<Arc<str>> for PartitionOwner {
+    fn handle(&mut self, topic: Arc<str>, _ctx: &mut Context<Self>) {
+        if let Some(n) = self.merging.get_mut(&topic) {
+            *n = n.saturating_sub(1);
+        }
+        if self.finishing || self.blocked {
+            return;
+        }
+        self.send_idle();
+    }
+
+    /// Never ends while the owner lives (it holds a sender); not a reason to stop.
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
 }
 
 impl Handler<Drain> for PartitionOwner {

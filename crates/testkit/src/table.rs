@@ -119,19 +119,6 @@ pub async fn duplicate_keys(url: &str, table: &str, key: &[&str]) -> Result<u64,
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote_table("public.t"), "\"public\".\"t\"");
-        assert_eq!(quote_table("t"), "\"t\"");
-        assert_eq!(quote_table("s.t.x"), "\"s\".\"t.x\"");
-    }
-}
-
 /// Redshift's functions and types the Redshift dialect's statements use, defined on PostgreSQL
 /// so that the dialect's merge path runs there in tests: `FROM_HEX` (hexadecimal text to bytes),
 /// `JSON_PARSE` (text to a JSON document) and the `SUPER` and `VARBYTE` type names (without a
@@ -146,3 +133,16 @@ pub const REDSHIFT_ON_POSTGRES: &str = "
         EXCEPTION WHEN duplicate_object THEN NULL; END $$;
     DO $$ BEGIN CREATE DOMAIN public.varbyte AS bytea;
         EXCEPTION WHEN duplicate_object THEN NULL; END $$;";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_table("public.t"), "\"public\".\"t\"");
+        assert_eq!(quote_table("t"), "\"t\"");
+        assert_eq!(quote_table("s.t.x"), "\"s\".\"t.x\"");
+    }
+}

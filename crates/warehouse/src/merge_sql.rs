@@ -27,6 +27,28 @@ pub(crate) struct MergeSql {
     /// Empties the target (a source truncate). DELETE, not TRUNCATE: it needs only the DELETE
     /// privilege, works with foreign keys, and does not lock out readers.
     pub truncate: String,
+    /// The target, quoted.
+    target: String,
+    /// `t.key = s.key AND …`, for [`MergeSql::upserting`].
+    key_match: String,
+    /// The columns the insert writes, quoted.
+    insert_names: Vec<String>,
+    /// The key columns, quoted.
+    key_names: Vec<String>,
+}
+
+/// What the target's indexes let the merge do, found once per key set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TargetShape {
+    /// No index covers the key: each merge scans the target to delete the staged keys.
+    Unindexed,
+    /// An index covers the key but cannot arbitrate `ON CONFLICT` (not unique, partial,
+    /// deferrable, or on more columns): the delete probes it, then the insert.
+    Indexed,
+    /// A unique index on exactly the key: [`MergeSql::upserting`]. `others` are the target's
+    /// columns tidemark does not write (unmanaged, excluded): an update resets them to their
+    /// DEFAULT, as the delete and insert it replaces did.
+    Unique { others: Vec<String> },
 }
 
 impl MergeSql {
@@ -129,6 +151,55 @@ impl MergeSql {
             mark_deleted,
             insert,
             truncate: format!("DELETE FROM {target}"),
+            target,
+            key_match,
+            insert_names,
+            key_names: key_columns
+                .iter()
+                .map(|&i| quote_ident(&layout.columns[i].name))
+                .collect(),
         }
+    }
+
+    /// The statements for a target with a unique index on the key: the delete removes only
+    /// the rows of delete winners (none with soft deletes, which mark them), and the insert
+    /// updates a row of the same key in place (`ON CONFLICT … DO UPDATE`) instead of
+    /// inserting a new version next to a deleted one: no dead tuple and no new index entries
+    /// per update (a HOT update when no indexed column changes).
+    pub fn upserting(mut self, soft_delete: bool, others: &[String]) -> Self {
+        let target = &self.target;
+        let stage = quote_ident(STAGE);
+        let flag = quote_ident(DELETE_FLAG);
+        let key_match = &self.key_match;
+        self.delete = if soft_delete {
+            "SELECT CAST(0 AS bigint)".to_string()
+        } else {
+            format!(
+                "WITH d AS (DELETE FROM {target} AS t USING {stage} AS s WHERE s.{flag} AND \
+                 {key_match} RETURNING 1) SELECT count(*) FROM d"
+            )
+        };
+        let assign: Vec<String> = self
+            .insert_names
+            .iter()
+            .filter(|n| !self.key_names.contains(n))
+            .map(|n| format!("{n} = EXCLUDED.{n}"))
+            .chain(
+                others
+                    .iter()
+                    .map(|o| format!("{} = DEFAULT", quote_ident(o))),
+            )
+            .collect();
+        let action = if assign.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!("DO UPDATE SET {}", assign.join(", "))
+        };
+        self.insert = format!(
+            "{} ON CONFLICT ({}) {action}",
+            self.insert,
+            self.key_names.join(", ")
+        );
+        self
     }
 }

@@ -225,6 +225,28 @@ pub(crate) const KEY_INDEX_EXISTS: &str = "
                  AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1]))
     )";
 
+/// Whether a unique index of the table (`$1`, quoted name) can arbitrate `ON CONFLICT` on
+/// exactly the key columns (`$2`): unique, immediate, not partial, no expressions, its key
+/// columns the key's.
+pub(crate) const UNIQUE_KEY_INDEX_EXISTS: &str = "
+    SELECT EXISTS (
+        SELECT 1 FROM pg_index i
+        WHERE i.indrelid = to_regclass($1)
+          AND i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
+          AND i.indnkeyatts = cardinality($2::text[])
+          AND (SELECT bool_and(a.attname = ANY($2::text[]))
+               FROM pg_attribute a
+               WHERE a.attrelid = i.indrelid
+                 AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1]))
+    )";
+
+/// The table's (`$1`, quoted name) writable columns: not dropped, not generated.
+pub(crate) const WRITABLE_COLUMNS: &str = "
+    SELECT a.attname::text FROM pg_attribute a
+    WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attgenerated = ''
+    ORDER BY a.attnum";
+
 /// For the rest of the merge transaction: join the stage to the target by probing the
 /// target's key index (only set when such an index exists).
 pub(crate) const PREFER_INDEX_PROBES: &str =

@@ -64,6 +64,11 @@ async fn batch(pg: &LocalPostgres, text: &str) {
         .unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
+/// When row 1 was last written (its unmanaged column's DEFAULT).
+async fn loaded_at(pg: &LocalPostgres) -> std::time::SystemTime {
+    sql(pg, "SELECT loaded FROM public.t WHERE id = 1").await[0].get(0)
+}
+
 async fn rows(pg: &LocalPostgres) -> Vec<(i64, Option<String>, Option<i16>)> {
     sql(pg, "SELECT id, name, small FROM public.t ORDER BY id")
         .await
@@ -182,6 +187,7 @@ async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction(
             .await
             .unwrap();
         assert_eq!((stats.upserts, stats.deletes), (3, 0));
+        let first_loaded = loaded_at(&pg).await;
         let stats = writer
             .merge(&request(
                 vec![upsert(1, "a2", 3), delete(2, 4), delete(9, 5)],
@@ -198,7 +204,12 @@ async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction(
                 (3, Some("c".into()), Some(1))
             ]
         );
-        // The unmanaged column kept its default.
+        // The unmanaged column got its default again for the replaced row (as a fresh insert
+        // gives it), with an upsert in place as with a delete and an insert.
+        assert!(
+            loaded_at(&pg).await > first_loaded,
+            "{dialect:?} pk {with_pk}"
+        );
         let loaded = sql(
             &pg,
             "SELECT count(*) FROM public.t WHERE loaded IS NOT NULL",
@@ -388,6 +399,57 @@ async fn key_index_detection() {
     assert!(
         !has("c", key(&["id"])).await,
         "(id, line) index is not all key columns"
+    );
+    // Which merge each shape gets: only a unique, immediate, non-partial index on exactly
+    // the key arbitrates ON CONFLICT.
+    sql(
+        &pg,
+        "CREATE TABLE public.d (id bigint, x text, loaded timestamptz DEFAULT now())",
+    )
+    .await;
+    sql(
+        &pg,
+        "CREATE UNIQUE INDEX ON public.d (id) WHERE x IS NOT NULL",
+    )
+    .await;
+    sql(&pg, "CREATE TABLE public.e (id bigint, line int, x text)").await;
+    sql(&pg, "CREATE UNIQUE INDEX ON public.e (line, id)").await;
+    sql(
+        &pg,
+        "CREATE TABLE public.f (id bigint UNIQUE DEFERRABLE, x text)",
+    )
+    .await;
+    let shape = |t: &'static str, k: Vec<String>| {
+        let client = &client;
+        async move {
+            let table = TableName::parse(t).unwrap();
+            let columns: Vec<(String, ColumnType, String)> = vec![
+                ("id".into(), ColumnType::Int64, "bigint".into()),
+                ("x".into(), ColumnType::Text, "text".into()),
+            ];
+            let layout = TableLayout::from_target(table, columns, &BTreeMap::new(), &[]).unwrap();
+            crate::writer::target_shape(client, &layout, &k)
+                .await
+                .unwrap()
+        }
+    };
+    use crate::merge_sql::TargetShape;
+    let unique = |others: &[&str]| TargetShape::Unique {
+        others: key(others),
+    };
+    assert_eq!(shape("a", key(&["id"])).await, unique(&[]));
+    assert_eq!(shape("b", key(&["id"])).await, TargetShape::Unindexed);
+    assert_eq!(shape("c", key(&["id", "line"])).await, TargetShape::Indexed);
+    assert_eq!(
+        shape("d", key(&["id"])).await,
+        TargetShape::Indexed,
+        "partial"
+    );
+    assert_eq!(shape("e", key(&["id", "line"])).await, unique(&["line"]));
+    assert_eq!(
+        shape("f", key(&["id"])).await,
+        TargetShape::Indexed,
+        "deferrable"
     );
 }
 

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tidemark_model::{LayoutCell, TableBatchStats, TableLayout};
+use tidemark_model::{LayoutCell, TableBatchStats, TableLayout, SOFT_DELETE_COLUMNS};
 use tidemark_ports::{Landing, MergeRequest, TableWriter, WarehouseError};
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, GenericClient, Transaction};
@@ -11,7 +11,7 @@ use crate::cell::stage_pg_type;
 use crate::ddl::{sync_target, Synced};
 use crate::diagnose::{cast_failure, Applying};
 use crate::error::column;
-use crate::merge_sql::MergeSql;
+use crate::merge_sql::{MergeSql, TargetShape};
 use crate::sql;
 use crate::stage;
 use crate::{classify, connect, quote_table, PgSettings};
@@ -36,8 +36,8 @@ pub struct PgTableWriter {
     client: Option<Client>,
     /// Statements for the key columns seen last (they only change if the key does).
     statements: Option<(Vec<usize>, MergeSql)>,
-    /// Key columns whose index coverage was checked, and whether an index covers them.
-    key_index: Option<(Vec<usize>, bool)>,
+    /// Key columns whose index coverage was checked, and what the indexes allow.
+    key_index: Option<(Vec<usize>, TargetShape)>,
     /// Driver types of the COPY columns: the delete flag, then the layout's columns.
     copy_types: Vec<Type>,
     /// The table's key is recorded in `table_keys` and equals the layout's (checked in the
@@ -151,7 +151,9 @@ impl PgTableWriter {
         if syncing {
             match sync_target(&tx, &layout).await? {
                 // Its primary key is the key.
-                Synced::Created => key_index = Some((key_columns.clone(), true)),
+                Synced::Created => {
+                    key_index = Some((key_columns.clone(), TargetShape::Unique { others: vec![] }))
+                }
                 Synced::Matching => {}
                 Synced::Deferred => {
                     return Err(WarehouseError::Table {
@@ -170,10 +172,18 @@ impl PgTableWriter {
                 .iter()
                 .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
                 .collect();
-            let indexed = key_index_or_warn(&tx, &layout, &key_names).await?;
-            key_index = Some((key_columns.clone(), indexed));
+            let shape = target_shape(&tx, &layout, &key_names).await?;
+            key_index = Some((key_columns.clone(), shape));
         }
-        let indexed = key_index.as_ref().is_some_and(|(_, i)| *i);
+        let shape = key_index.as_ref().map(|(_, s)| s);
+        let indexed = shape.is_some_and(|s| *s != TargetShape::Unindexed);
+        // A unique key index: upsert in place (see `MergeSql::upserting`).
+        let statements = match shape {
+            Some(TargetShape::Unique { others }) => {
+                statements.upserting(layout.soft_delete, others)
+            }
+            _ => statements,
+        };
         // Phase timings (summed over the pieces), for `TIDEMARK_LOG=tidemark_warehouse=debug`.
         let mut phases = [std::time::Duration::ZERO; 5];
         let mut clock = std::time::Instant::now();
@@ -443,23 +453,47 @@ pub(crate) fn batch_key(
     }
 }
 
-/// Every merge deletes the staged keys from the target: without an index whose columns are
-/// all key columns, each merge scans the whole table. Said once, at the first merge.
-async fn key_index_or_warn(
+/// What the target's indexes allow (see [`TargetShape`]). Every merge deletes the staged keys
+/// from the target: without an index whose columns are all key columns, each merge scans the
+/// whole table. Said once, at the first merge.
+pub(crate) async fn target_shape(
     client: &impl GenericClient,
     layout: &TableLayout,
     key: &[String],
-) -> Result<bool, WarehouseError> {
-    let indexed = has_key_index(client, &layout.table, key).await?;
-    if !indexed {
-        tracing::warn!(
-            table = %layout.table,
-            key = ?key,
-            "no index covers the key columns: every merge scans the whole table; \
-             consider CREATE INDEX ON the key columns"
-        );
+) -> Result<TargetShape, WarehouseError> {
+    let table = quote_table(&layout.table);
+    let ctx = "checking for a unique key index";
+    let row = client
+        .query_one(sql::UNIQUE_KEY_INDEX_EXISTS, &[&table, &key])
+        .await
+        .map_err(|e| classify(e, ctx))?;
+    if column::<bool>(&row, 0, ctx)? {
+        let ctx = "reading the target's columns";
+        let rows = client
+            .query(sql::WRITABLE_COLUMNS, &[&table])
+            .await
+            .map_err(|e| classify(e, ctx))?;
+        let mut others = Vec::new();
+        for r in &rows {
+            let name: String = column(r, 0, ctx)?;
+            let written = layout.columns.iter().any(|c| c.name == name)
+                || (layout.soft_delete && SOFT_DELETE_COLUMNS.contains(&name.as_str()));
+            if !written {
+                others.push(name);
+            }
+        }
+        return Ok(TargetShape::Unique { others });
     }
-    Ok(indexed)
+    if has_key_index(client, &layout.table, key).await? {
+        return Ok(TargetShape::Indexed);
+    }
+    tracing::warn!(
+        table = %layout.table,
+        key = ?key,
+        "no index covers the key columns: every merge scans the whole table; \
+         consider CREATE INDEX ON the key columns"
+    );
+    Ok(TargetShape::Unindexed)
 }
 
 /// Whether the table has an index whose key columns are all among `key`.
