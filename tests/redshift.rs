@@ -164,3 +164,47 @@ fn a_serialization_failure_retries_the_whole_batch() {
         high_watermarks(stack.kafka.bootstrap(), &setups)
     );
 }
+
+/// `auto_create` on the Redshift dialect: the target is created by the Redshift DDL (byte-sized
+/// VARCHARs, an informational primary key) from the records' Connect schema, in the first
+/// merge's transaction, and the history applies as the oracle says.
+#[test]
+fn auto_create_makes_the_target_with_the_redshift_ddl_and_the_history_applies() {
+    let stack = Stack::start().redshift();
+    let setups = vec![TableSetup {
+        def: tidemark_cdcgen::TableDef::salesdb_customer(),
+        target: "public.customer_auto".into(),
+        with_pk: false,
+        renames: Default::default(),
+        key_fields: None,
+        refresh_time_column: false,
+    }];
+    stack
+        .kafka
+        .create_topic(&setups[0].def.topic(), 2)
+        .expect("topic");
+    let mut history = Generator::new(
+        vec![setups[0].def.clone()],
+        GenConfig {
+            partitions: 2,
+            value_envelope: tidemark_cdcgen::Envelope::Schema,
+            ..GenConfig::hostile(17, 3_000)
+        },
+    );
+    let produced = produce(stack.kafka.bootstrap(), history.by_ref());
+    let summary = refresh(&stack.config("auto", &setups, "auto_create = true\n"));
+    assert_eq!(summary_total(&summary, "events"), produced, "{summary}");
+    assert_matches_oracle(&stack.url(), &setups, history.oracle());
+    // Created by the Redshift DDL: its VARCHARs are the byte sizes the decoder checks.
+    let types = query_text(
+        &stack.url(),
+        "SELECT column_name::text, data_type::text FROM information_schema.columns \
+         WHERE table_name = 'customer_auto' ORDER BY ordinal_position",
+    );
+    assert!(
+        types
+            .iter()
+            .all(|r| r[1].as_deref() != Some("text") && r[1].as_deref() != Some("jsonb")),
+        "{types:?}"
+    );
+}

@@ -231,6 +231,28 @@ async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction(
     }
 }
 
+/// A batch larger than one staging statement can carry (the protocol's 32,767 parameters)
+/// is staged in several multi-row INSERTs, all in the merge's transaction.
+#[tokio::test]
+async fn the_redshift_stage_is_filled_in_statements_under_the_parameter_limit() {
+    let pg = LocalPostgres::start().expect("postgres");
+    let (w, mut writer) = setup_in(&pg, false, Dialect::Redshift).await;
+    let epoch = w.next_epoch().await.unwrap();
+    w.claim(&[tp(0)], epoch).await.unwrap();
+    // 4 parameters per row (flag, id, name, small): 10,000 rows need 2 statements.
+    let changes: Vec<Change> = (0..10_000).map(|i| upsert(i, "n", i)).collect();
+    let stats = writer
+        .merge(&request(changes, 10_000, epoch.0))
+        .await
+        .unwrap();
+    assert_eq!(stats.upserts, 10_000);
+    let count = sql(&pg, "SELECT count(*), count(DISTINCT id) FROM public.t").await;
+    assert_eq!(
+        (count[0].get::<_, i64>(0), count[0].get::<_, i64>(1)),
+        (10_000, 10_000)
+    );
+}
+
 #[tokio::test]
 async fn a_stale_owner_is_fenced_and_applies_nothing() {
     let pg = LocalPostgres::start().expect("postgres");
