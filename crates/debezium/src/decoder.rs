@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use tidemark_model::{
-    Capacity, Change, Key, LayoutCell, LayoutError, RecordCoord, RowOp, TableLayout, Value,
+    Capacity, Change, Key, LayoutCell, LayoutError, RecordCoord, RowOp, TableLayout, TargetColumn,
+    Value,
 };
 
 use crate::key::{parse_message_key, KeyConvs, KeyField, KeyReading};
@@ -312,12 +313,7 @@ impl TableDecoder {
             return Ok(());
         }
         for (column, value) in self.layout.columns.iter().zip(row) {
-            capacity
-                .check(column, value)
-                .map_err(|reason| DecodeError::DoesNotFit {
-                    column: column.name.clone(),
-                    reason,
-                })?;
+            fits(capacity, column, value)?;
         }
         Ok(())
     }
@@ -333,12 +329,7 @@ impl TableDecoder {
         };
         for (&i, value) in key_cols.iter().zip(key) {
             if let Some(column) = self.layout.columns.get(i) {
-                capacity
-                    .check(column, value)
-                    .map_err(|reason| DecodeError::DoesNotFit {
-                        column: column.name.clone(),
-                        reason,
-                    })?;
+                fits(capacity, column, value)?;
             }
         }
         Ok(())
@@ -563,4 +554,14 @@ fn repeated(cols: &[usize]) -> Option<usize> {
         [a, b] if a == b => Some(*a),
         _ => None,
     })
+}
+
+/// `value` fits `column` in the warehouse, or the error naming the column.
+fn fits(capacity: Capacity, column: &TargetColumn, value: &Value) -> Result<(), DecodeError> {
+    capacity
+        .check(column, value)
+        .map_err(|reason| DecodeError::DoesNotFit {
+            column: column.name.clone(),
+            reason,
+        })
 }

@@ -575,14 +575,27 @@ impl TableWriter for PgTableWriter {
         pieces: usize,
     ) -> Result<TableBatchStats, WarehouseError> {
         let mut result = self.merge_once(request, pieces).await;
-        match &mut result {
-            Err(e) if e.is_retriable() => self.client = None,
-            Err(WarehouseError::Timeout { timeout, .. }) => {
-                *timeout = Some(self.settings.statement_timeout)
-            }
-            _ => {}
-        }
+        after_merge(
+            &mut result,
+            &mut self.client,
+            self.settings.statement_timeout,
+        );
         result
+    }
+}
+
+/// What a failed merge leaves a writer with, in either dialect: after a retriable error the
+/// connection (and its temp stage) is dropped, so the retry reconnects; a timeout names the
+/// configured statement timeout.
+pub(crate) fn after_merge<T>(
+    result: &mut Result<T, WarehouseError>,
+    client: &mut Option<Client>,
+    statement_timeout: std::time::Duration,
+) {
+    match result {
+        Err(e) if e.is_retriable() => *client = None,
+        Err(WarehouseError::Timeout { timeout, .. }) => *timeout = Some(statement_timeout),
+        _ => {}
     }
 }
 

@@ -522,13 +522,11 @@ impl TableWriter for RedshiftTableWriter {
         pieces: usize,
     ) -> Result<TableBatchStats, WarehouseError> {
         let mut result = self.merge_once(request, pieces).await;
-        match &mut result {
-            Err(e) if e.is_retriable() => self.client = None,
-            Err(WarehouseError::Timeout { timeout, .. }) => {
-                *timeout = Some(self.settings.statement_timeout)
-            }
-            _ => {}
-        }
+        crate::writer::after_merge(
+            &mut result,
+            &mut self.client,
+            self.settings.statement_timeout,
+        );
         result
     }
 }
