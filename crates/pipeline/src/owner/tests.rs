@@ -49,6 +49,106 @@ async fn count(url: &str) -> i64 {
         .get(0)
 }
 
+/// A running owner of partition 0 of `TOPIC` with a merger for `public.t` (created here):
+/// the chunks it is sent, its batches in flight, and its arbiter.
+async fn start_owner(
+    url: &str,
+    limits: BatchLimits,
+) -> (
+    mpsc::Sender<FetchedChunk>,
+    Arc<InFlight>,
+    Arbiter,
+    Arc<Mutex<RunSummary>>,
+) {
+    let warehouse = PgWarehouse::new(PgSettings {
+        password: None,
+        tls: None,
+        url: url.to_string(),
+        schema: "tidemark".into(),
+        pipeline: "bound".into(),
+        statement_timeout: Duration::from_secs(60),
+        redshift: None,
+    })
+    .expect("settings");
+    warehouse.prepare().await.expect("prepare");
+    let table = TableName::parse("public.t").expect("name");
+    let columns = warehouse
+        .describe(&table)
+        .await
+        .expect("describe")
+        .expect("the table exists");
+    let layout = Arc::new(LayoutCell::fixed(
+        TableLayout::from_target(table.clone(), columns, &BTreeMap::new(), &[]).expect("layout"),
+    ));
+    let tp = TopicPartition::new(TOPIC, 0);
+    warehouse
+        .claim(std::slice::from_ref(&tp), Epoch(1))
+        .await
+        .expect("claim");
+    let writer = warehouse.writer(layout.clone()).await.expect("writer");
+    let (events_tx, _events) = mpsc::unbounded_channel();
+    let summary = Arc::new(Mutex::new(RunSummary::default()));
+    let merger = TableMerger {
+        table,
+        topic: TOPIC.into(),
+        writer: Some(writer),
+        poisoned: false,
+        stopping: Arc::new(AtomicBool::new(false)),
+        summary: summary.clone(),
+        supervisor: events_tx.clone(),
+        reporter: None,
+    };
+    let merger = TableMerger::start_in_arbiter(&Arbiter::new().handle(), move |_| merger);
+    let in_flight = Arc::new(InFlight::default());
+    let (chunk_tx, chunk_rx) = mpsc::channel(2);
+    let owner = PartitionOwner::new(OwnerConfig {
+        slice: 0,
+        epoch: Epoch(1),
+        limits,
+        routes: HashMap::from([(
+            Arc::<str>::from(TOPIC),
+            Route {
+                merger,
+                decoder: TableDecoder::new(layout, KeySource::MessageKey, Default::default())
+                    .expect("decoder"),
+                apply_truncates: false,
+                dead_letters: false,
+                raw_table: None,
+                events: tidemark_telemetry::metrics()
+                    .events_read
+                    .with_label_values(&[TOPIC]),
+            },
+        )]),
+        positions: HashMap::from([(tp, 0)]),
+        targets: None,
+        stop_fetch: Arc::new(AtomicBool::new(false)),
+        chunks: chunk_rx,
+        supervisor: events_tx,
+        in_flight: in_flight.clone(),
+    });
+    let owner_arbiter = Arbiter::new();
+    let _owner = PartitionOwner::start_in_arbiter(&owner_arbiter.handle(), move |_| owner);
+    (chunk_tx, in_flight, owner_arbiter, summary)
+}
+
+async fn send(chunks: &mpsc::Sender<FetchedChunk>, offsets: std::ops::Range<i64>) {
+    chunks
+        .send(FetchedChunk::Events {
+            events: offsets.map(record).collect(),
+            memory: None,
+        })
+        .await
+        .expect("send chunk");
+}
+
+async fn wait_for_rows(url: &str, rows: i64, within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    while count(url).await < rows {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[test]
 fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() {
     let pg = LocalPostgres::start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
@@ -60,95 +160,20 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
             .batch_execute("CREATE TABLE public.t (id bigint PRIMARY KEY, name text)")
             .await
             .expect("create");
-        let warehouse = PgWarehouse::new(PgSettings {
-            password: None,
-            tls: None,
-            url: url.clone(),
-            schema: "tidemark".into(),
-            pipeline: "bound".into(),
-            statement_timeout: Duration::from_secs(60),
-            redshift: None,
-        })
-        .expect("settings");
-        warehouse.prepare().await.expect("prepare");
-        let table = TableName::parse("public.t").expect("name");
-        let columns = warehouse
-            .describe(&table)
-            .await
-            .expect("describe")
-            .expect("the table exists");
-        let layout = Arc::new(LayoutCell::fixed(
-            TableLayout::from_target(table.clone(), columns, &BTreeMap::new(), &[])
-                .expect("layout"),
-        ));
-        let tp = TopicPartition::new(TOPIC, 0);
-        warehouse
-            .claim(std::slice::from_ref(&tp), Epoch(1))
-            .await
-            .expect("claim");
-        let writer = warehouse.writer(layout.clone()).await.expect("writer");
-        let (events_tx, _events) = mpsc::unbounded_channel();
-        let merger = TableMerger {
-            table,
-            topic: TOPIC.into(),
-            writer: Some(writer),
-            poisoned: false,
-            stopping: Arc::new(AtomicBool::new(false)),
-            summary: Arc::new(Mutex::new(RunSummary::default())),
-            supervisor: events_tx.clone(),
-            reporter: None,
+        let limits = BatchLimits {
+            max_rows: ROWS_PER_BATCH,
+            max_bytes: usize::MAX,
+            linger: Duration::from_secs(600),
+            max_in_flight: 2,
+            max_in_flight_bytes: u64::MAX,
         };
-        let merger = TableMerger::start_in_arbiter(&Arbiter::new().handle(), move |_| merger);
-
+        let (chunks, in_flight, owner_arbiter, _) = start_owner(&url, limits).await;
         // Merges block on this lock until the test lets them go.
         locker
             .batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
             .await
             .expect("lock");
-
-        let in_flight = Arc::new(InFlight::default());
-        let (chunk_tx, chunk_rx) = mpsc::channel(2);
-        let owner = PartitionOwner::new(OwnerConfig {
-            slice: 0,
-            epoch: Epoch(1),
-            limits: BatchLimits {
-                max_rows: ROWS_PER_BATCH,
-                max_bytes: usize::MAX,
-                linger: Duration::from_secs(600),
-                max_in_flight: 2,
-                max_in_flight_bytes: u64::MAX,
-            },
-            routes: HashMap::from([(
-                Arc::<str>::from(TOPIC),
-                Route {
-                    merger,
-                    decoder: TableDecoder::new(layout, KeySource::MessageKey, Default::default())
-                        .expect("decoder"),
-                    apply_truncates: false,
-                    dead_letters: false,
-                    raw_table: None,
-                    events: tidemark_telemetry::metrics()
-                        .events_read
-                        .with_label_values(&[TOPIC]),
-                },
-            )]),
-            positions: HashMap::from([(tp, 0)]),
-            targets: None,
-            stop_fetch: Arc::new(AtomicBool::new(false)),
-            chunks: chunk_rx,
-            supervisor: events_tx,
-            in_flight: in_flight.clone(),
-        });
-        let owner_arbiter = Arbiter::new();
-        let _owner = PartitionOwner::start_in_arbiter(&owner_arbiter.handle(), move |_| owner);
-        let events: Vec<ReadEvent> = (0..ROWS_PER_BATCH as i64 * BATCHES).map(record).collect();
-        chunk_tx
-            .send(FetchedChunk::Events {
-                events,
-                memory: None,
-            })
-            .await
-            .expect("send chunk");
+        send(&chunks, 0..ROWS_PER_BATCH as i64 * BATCHES).await;
 
         // Backpressure engaged: exactly two batches cut and waiting on the lock, no more.
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -160,15 +185,74 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
         assert_eq!(in_flight.peak(), 2);
 
         locker.batch_execute("COMMIT").await.expect("unlock");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while count(&url).await < ROWS_PER_BATCH as i64 * BATCHES {
-            assert!(
-                Instant::now() < deadline,
-                "the ten batches never all landed"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let all = ROWS_PER_BATCH as i64 * BATCHES;
+        wait_for_rows(
+            &url,
+            all,
+            Duration::from_secs(60),
+            "the ten batches never all landed",
+        )
+        .await;
         assert!(in_flight.peak() <= 2, "peak {}", in_flight.peak());
+        owner_arbiter.stop();
+    });
+}
+
+/// Group commit: with a `linger` far longer than the test, a partial batch goes as soon as
+/// the table has no batch being merged, and what arrives during a merge goes, as one batch,
+/// when it ends.
+#[test]
+fn a_partial_batch_goes_when_the_merger_is_free_not_after_linger() {
+    let pg = LocalPostgres::start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
+    let url = pg.url();
+    let system = actix::System::new();
+    system.block_on(async move {
+        let locker = tidemark_testkit::connect(&url).await.expect("connect");
+        locker
+            .batch_execute("CREATE TABLE public.t (id bigint PRIMARY KEY, name text)")
+            .await
+            .expect("create");
+        let limits = BatchLimits {
+            max_rows: 10_000,
+            max_bytes: usize::MAX,
+            linger: Duration::from_secs(600),
+            max_in_flight: 4,
+            max_in_flight_bytes: u64::MAX,
+        };
+        let (chunks, in_flight, owner_arbiter, summary) = start_owner(&url, limits).await;
+        // Nothing is merging: three records go at once.
+        send(&chunks, 0..3).await;
+        wait_for_rows(&url, 3, Duration::from_secs(10), "a partial batch waited").await;
+        // A merge that cannot finish: what arrives meanwhile accumulates, in one batch.
+        locker
+            .batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock");
+        send(&chunks, 3..5).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        send(&chunks, 5..9).await;
+        send(&chunks, 9..12).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            in_flight.now(),
+            1,
+            "records accumulate behind the running merge"
+        );
+        locker.batch_execute("COMMIT").await.expect("unlock");
+        wait_for_rows(
+            &url,
+            12,
+            Duration::from_secs(10),
+            "the accumulated batch waited",
+        )
+        .await;
+        // Three merges: the first three records, the two sent once the lock was held, and
+        // the seven that arrived (in two chunks) while that merge waited.
+        let merges = summary
+            .lock()
+            .map(|s| s.tables.values().map(|t| t.merges).sum::<u64>());
+        assert_eq!(merges.ok(), Some(3));
+        assert_eq!(in_flight.peak(), 1);
         owner_arbiter.stop();
     });
 }
