@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 pub mod cluster;
 mod otlp;
+mod pace;
 
 pub use otlp::otlp_http_receiver;
+pub use pace::Paced;
 
 use tidemark_cdcgen::{Oracle, Record, TableDef};
 use tidemark_testkit::{LocalPostgres, ProduceRecord, Tansu};
@@ -418,6 +420,39 @@ pub fn high_watermarks(bootstrap: &str, setups: &[TableSetup]) -> BTreeMap<(Stri
     out
 }
 
+/// `cargo build --release -p PACKAGE --bin BIN`, from a bench run by `cargo bench`.
+///
+/// The variables cargo sets for the bench it runs (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`…)
+/// are removed: build scripts such as ring's list them in `rerun-if-env-changed`, so passing
+/// them on makes every `cargo bench` rebuild those crates and everything above them twice
+/// (once for the bench, once here).
+pub fn cargo_build_release(package: &str, bin: &str) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--release", "-p", package, "--bin", bin]);
+    for (name, _) in std::env::vars_os() {
+        let set_by_cargo = name.to_str().is_some_and(|n| {
+            n.starts_with("CARGO_PKG_")
+                || n.starts_with("CARGO_MANIFEST_")
+                || n.starts_with("CARGO_BIN_")
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "OUT_DIR",
+                ]
+                .contains(&n)
+        });
+        if set_by_cargo {
+            command.env_remove(&name);
+        }
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo build -p {package}: {e}"));
+    assert!(status.success(), "building {package} ({bin}) failed");
+}
+
 pub fn tidemark_bin() -> PathBuf {
     tidemark_testkit::workspace_bin("tidemark")
 }
@@ -601,6 +636,20 @@ pub fn connect_record(
     fields: &[&str],
     after: &str,
 ) -> ProduceRecord {
+    connect_record_keyed(topic, partition, "id", id, id_field, fields, after)
+}
+
+/// [`connect_record`] with the key's field named `key_name` (`{"<key_name>": id}`), e.g. a
+/// table's primary-key column; `id_field` is that field's schema.
+pub fn connect_record_keyed(
+    topic: &str,
+    partition: i32,
+    key_name: &str,
+    id: i64,
+    id_field: &str,
+    fields: &[&str],
+    after: &str,
+) -> ProduceRecord {
     let row = format!(
         r#"{{"type":"struct","fields":[{}],"optional":true,"name":"{topic}.Value""#,
         fields.join(",")
@@ -613,7 +662,7 @@ pub fn connect_record(
         r#"{{"schema":{{"type":"struct","fields":[{row},"field":"before"}},{row},"field":"after"}},{{"type":"string","optional":false,"field":"op"}}],"optional":false,"name":"{topic}.Envelope"}},"payload":{{"before":null,"after":{after},"source":{{"connector":"mysql","ts_ms":{now_ms}}},"op":"c"}}}}"#
     );
     let key = format!(
-        r#"{{"schema":{{"type":"struct","fields":[{id_field}],"optional":false,"name":"{topic}.Key"}},"payload":{{"id":{id}}}}}"#
+        r#"{{"schema":{{"type":"struct","fields":[{id_field}],"optional":false,"name":"{topic}.Key"}},"payload":{{"{key_name}":{id}}}}}"#
     );
     ProduceRecord {
         headers: Vec::new(),
