@@ -5,6 +5,12 @@
 //!   messages with serde_json (the decode floor);
 //! - PostgreSQL's server CPU per applied event vs a binary COPY of the same number of rows into
 //!   plain tables (the write floor);
+//! - the reference pattern's PostgreSQL CPU per event: the reference post's way of applying the
+//!   same history (every record landed raw by a binary COPY into a table like its streaming
+//!   materialized view, then its ranking procedure, as SQL, applying the latest change per key
+//!   by delete + insert into `ref_` copies of the targets; see `reference_pattern.rs` for how
+//!   closely it follows the post), as a ratio to tidemark's PostgreSQL CPU per event and to the
+//!   write floor. The `ref_` tables must equal tidemark's targets, or the run fails;
 //! - events/s and tidemark's peak RSS.
 //!
 //! `cargo bench -p tidemark-e2e --bench refresh -- [--events N] [--partitions P] [--slices S]
@@ -25,6 +31,8 @@ use tidemark_cdcgen::{ColumnKind, Envelope, GenConfig, Generator, Record};
 use tidemark_e2e::*;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, ToSql, Type};
+
+mod reference_pattern;
 
 struct Args {
     /// Use the typed customer table (decimal, timestamps, date).
@@ -551,6 +559,21 @@ fn main() {
     let rows = block_on(write_floor(&stack.url(), &a, &setups));
     std::thread::sleep(Duration::from_millis(500));
     let pg_copy = stack.pg.server_cpu_time() - pg_before;
+    eprintln!("reference pattern (landing COPY + ranking procedure)…");
+    let reference = reference_pattern::run(
+        &stack.url(),
+        stack.kafka.bootstrap(),
+        &setups,
+        gen_config(&a).value_envelope,
+        || stack.pg.server_cpu_time(),
+    );
+    assert_eq!(
+        reference.landed, produced,
+        "the reference pattern landed {} of {produced} records",
+        reference.landed
+    );
+    eprintln!("checking the reference pattern's tables against tidemark's targets…");
+    reference_pattern::assert_same_as_targets(&stack.url(), &setups);
 
     let tm = per_event(cpu, applied);
     let dec = per_event(floor_cpu, applied);
@@ -584,6 +607,20 @@ fn main() {
     println!("  PostgreSQL CPU       {pg:>10.2} µs/event   (server CPU during the refresh)");
     println!("  write floor          {copy:>10.2} µs/row     (binary COPY of {rows} rows into plain tables)");
     println!("  ratio                {:>10.2} ×", pg / copy);
+    let landing = per_event(reference.landing, reference.landed);
+    let ranking = per_event(reference.procedure, reference.landed);
+    let total = landing + ranking;
+    println!(
+        "  reference pattern (landing COPY + ranking procedure): {total:.2} µs PostgreSQL CPU/event = {:.2}× tidemark's, {:.2}× the COPY floor",
+        total / pg,
+        total / copy
+    );
+    println!(
+        "    landing COPY       {landing:>10.2} µs/event   (every record raw into the view-like table, payload jsonb)"
+    );
+    println!(
+        "    ranking procedure  {ranking:>10.2} µs/event   (one pass: stage + rank per key, delete + insert into ref_ tables)"
+    );
     println!(
         "  tidemark peak RSS    {:>10.1} MiB",
         rss as f64 / (1 << 20) as f64
