@@ -107,13 +107,13 @@ pub fn table_statements(
                     "create stage (once per connection)",
                     Some(m.create_stage.clone()),
                 ),
+                ("clear stage", Some(m.clear_stage.clone())),
+                (stage_name, Some(stage)),
                 ("lock target", Some(m.lock.clone())),
                 (
                     "truncate (a source truncate, with truncate = \"apply\")",
                     Some(m.truncate.clone()),
                 ),
-                ("clear stage", Some(m.clear_stage.clone())),
-                (stage_name, Some(stage)),
                 ("count deleted rows", keyed.then(|| m.count_deleted.clone())),
                 (
                     "delete replaced and deleted rows",

@@ -1,6 +1,6 @@
 //! The Redshift merge, one transaction per batch: create the target if `auto_create` must,
-//! `LOCK` it (replicas then wait for each other instead of aborting each other under
-//! Redshift's serializable isolation), stage the batch into the session's temp table, count
+//! stage the batch into the session's temp table, `LOCK` the target (replicas then wait for
+//! each other instead of aborting each other under Redshift's serializable isolation), count
 //! and `DELETE … USING` the staged keys, `INSERT … SELECT` the non-delete winners, `LOCK` the
 //! watermarks table, write the dead letters, record the key, advance each watermark under the
 //! shared fencing rule ([`crate::fence`]) without `ON CONFLICT`, `COMMIT`. A serialization failure
@@ -195,17 +195,12 @@ impl RedshiftTableWriter {
                     .map_err(|e| classify(e, "creating the target table"))?;
             }
         }
-        if !layout.is_pending() {
-            tx.batch_execute(&statements.lock)
-                .await
-                .map_err(|e| classify(e, "locking the target"))?;
-        }
-        if request.truncate && !layout.is_pending() {
-            stats.deletes += tx
-                .execute(&statements.truncate, &[])
-                .await
-                .map_err(|e| classify(e, "emptying the target for a source truncate"))?;
-        }
+        // The target is locked only once its first piece is staged, and the failpoint (a
+        // paused owner) is just before: a stopped owner then holds no lock, so the other
+        // replicas' merges of the table can end, their sessions drain and claim, and its
+        // commit finds the raised epoch. Locked earlier, it would block them all until it woke
+        // and committed before their claims (safe, but never fenced).
+        let mut locked = false;
         let piece_len = request.changes.len().div_ceil(pieces.max(1)).max(1);
         for (i, piece) in request.changes.chunks(piece_len).enumerate() {
             // The temp stage outlives transactions: emptied before each piece.
@@ -225,6 +220,10 @@ impl RedshiftTableWriter {
                         .map_err(|e| classify(e, "loading the staged files (COPY)"))?;
                 }
             }
+            if !locked {
+                stats.deletes += lock_target(&tx, &statements, &layout, request.truncate).await?;
+                locked = true;
+            }
             let row = tx
                 .query_one(&statements.count_deleted, &[])
                 .await
@@ -238,11 +237,13 @@ impl RedshiftTableWriter {
                 .await
                 .map_err(|e| classify(e, "inserting winners"))?;
         }
-        crate::failpoint::before_commit();
+        if !locked {
+            // No changes: a truncate, or watermarks alone.
+            stats.deletes += lock_target(&tx, &statements, &layout, request.truncate).await?;
+        }
         // Last, and always after the target's: tidemark's own tables are written under the
         // watermarks' lock, so merges of different tables and claims serialize on them
-        // without a cycle, and a claim never waits for a merge that is still staging (a
-        // paused owner's merge then finds the raised epoch and is fenced).
+        // without a cycle, and a claim never waits for a merge that is still staging.
         tx.batch_execute(&state.lock_watermarks)
             .await
             .map_err(|e| classify(e, "locking the watermarks"))?;
@@ -258,6 +259,29 @@ impl RedshiftTableWriter {
         self.target_synced |= syncing;
         Ok(stats)
     }
+}
+
+/// Where the paused-owner failpoint stops, then the target's `LOCK` (none for a table not
+/// created yet) and the emptying of a source truncate; the rows the truncate removed.
+async fn lock_target(
+    tx: &Transaction<'_>,
+    statements: &MergeSql,
+    layout: &TableLayout,
+    truncate: bool,
+) -> Result<u64, WarehouseError> {
+    crate::failpoint::before_commit();
+    if layout.is_pending() {
+        return Ok(0);
+    }
+    tx.batch_execute(&statements.lock)
+        .await
+        .map_err(|e| classify(e, "locking the target"))?;
+    if !truncate {
+        return Ok(0);
+    }
+    tx.execute(&statements.truncate, &[])
+        .await
+        .map_err(|e| classify(e, "emptying the target for a source truncate"))
 }
 
 /// Stages `changes` with multi-row `INSERT … VALUES`, each statement under the parameter
