@@ -6,9 +6,10 @@
 
 use tidemark_model::TableLayout;
 
+use crate::merge_sql::{self, TargetShape};
 use crate::redshift::state::{create_state_tables, StateSql};
 use crate::redshift::{self, RedshiftSettings, Staging, TypeError, WatermarkSql};
-use crate::{merge_sql, sql};
+use crate::sql;
 
 /// Why a table's statements cannot be shown.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,7 @@ pub fn table_statements(
     redshift: Option<&RedshiftSettings>,
     layout: &TableLayout,
     key_columns: Option<&[usize]>,
+    shape: Option<&TargetShape>,
 ) -> Result<Vec<Named>, DryRunError> {
     if layout.is_pending() {
         return Ok(Vec::new());
@@ -49,6 +51,11 @@ pub fn table_statements(
     match redshift {
         None => {
             let m = merge_sql::MergeSql::new(layout, key);
+            let m = match shape {
+                Some(shape) => m.for_shape(shape, layout.soft_delete),
+                None => m,
+            };
+            let indexed = shape.is_some_and(|s| *s != TargetShape::Unindexed);
             out.extend([
                 ("drop stage (a new layout version)", Some(m.drop_stage)),
                 ("create stage (once per connection)", Some(m.create_stage)),
@@ -63,8 +70,8 @@ pub fn table_statements(
                 ),
                 ("analyze stage", Some(m.analyze_stage)),
                 (
-                    "prefer index probes (when an index covers the key)",
-                    Some(sql::PREFER_INDEX_PROBES.to_string()),
+                    "prefer index probes (an index covers the key)",
+                    indexed.then(|| sql::PREFER_INDEX_PROBES.to_string()),
                 ),
                 (
                     "delete replaced and deleted rows",
@@ -74,6 +81,7 @@ pub fn table_statements(
                     "mark deleted rows (delete_mode = \"soft\")",
                     m.mark_deleted.filter(|_| keyed),
                 ),
+                // With a unique index on the key: `… ON CONFLICT (key) DO UPDATE`.
                 ("insert winners", Some(m.insert)),
                 (
                     "clear stage (between pieces of one merge)",
@@ -228,7 +236,7 @@ mod tests {
     }
 
     fn every(rs: Option<&RedshiftSettings>, key: Option<&[usize]>) -> Vec<Named> {
-        let mut all = table_statements(rs, &layout(rs.is_none()), key).expect("statements");
+        let mut all = table_statements(rs, &layout(rs.is_none()), key, None).expect("statements");
         all.extend(own_statements(rs, "tidemark"));
         all
     }
@@ -269,28 +277,38 @@ mod tests {
     #[test]
     fn the_statements_are_the_writers_and_the_key_decides_the_keyed_ones() {
         let l = layout(false);
-        let pg = table_statements(None, &l, Some(&[0])).expect("pg");
+        let pg = table_statements(None, &l, Some(&[0]), None).expect("pg");
         let m = merge_sql::MergeSql::new(&l, &[0]);
         assert!(pg.iter().any(|(_, s)| *s == m.delete));
         assert!(pg.iter().any(|(_, s)| *s == m.copy_in));
-        let unkeyed = table_statements(None, &l, None).expect("pg");
+        let unkeyed = table_statements(None, &l, None, None).expect("pg");
         let names = |all: &[Named]| all.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         assert!(names(&pg).contains(&"delete replaced and deleted rows".to_string()));
         assert!(!names(&unkeyed).contains(&"delete replaced and deleted rows".to_string()));
         assert!(unkeyed.iter().all(|(_, s)| *s != m.keep_unavailable));
+        // A unique index on the key: the upsert the writer runs for that shape.
+        let unique = TargetShape::Unique {
+            others: vec!["loaded".into()],
+        };
+        let upsert = m.clone().for_shape(&unique, false);
+        let shown = table_statements(None, &l, Some(&[0]), Some(&unique)).expect("pg");
+        assert!(shown.iter().any(|(_, s)| *s == upsert.insert), "{shown:?}");
+        assert!(shown.iter().any(|(_, s)| *s == upsert.delete));
+        assert!(shown.iter().any(|(_, s)| *s == sql::PREFER_INDEX_PROBES));
+        assert!(pg.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         let rs = redshift();
-        let shown = table_statements(Some(&rs), &l, Some(&[0])).expect("redshift");
+        let shown = table_statements(Some(&rs), &l, Some(&[0]), None).expect("redshift");
         let m = redshift::MergeSql::new(&l, &[0]).expect("merge");
         assert!(shown.iter().any(|(_, s)| *s == m.stage_rows(2)));
         assert!(shown
             .iter()
             .any(|(_, s)| s.ends_with("($6, $7, $8, $9, $10)")));
-        let unkeyed = table_statements(Some(&rs), &l, None).expect("redshift");
+        let unkeyed = table_statements(Some(&rs), &l, None, None).expect("redshift");
         assert!(unkeyed
             .iter()
             .all(|(_, s)| *s != m.delete && *s != m.count_deleted));
         assert!(
-            table_statements(None, &TableLayout::pending(l.table.clone()), None)
+            table_statements(None, &TableLayout::pending(l.table.clone()), None, None)
                 .expect("pending")
                 .is_empty()
         );

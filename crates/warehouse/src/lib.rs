@@ -24,6 +24,7 @@ mod writer;
 
 pub use error::classify;
 use error::column;
+pub use merge_sql::TargetShape;
 pub use sql::{quote_ident, quote_table};
 pub use tls::{client_config, TlsSetting};
 pub use writer::PgTableWriter;
@@ -102,6 +103,24 @@ impl PgWarehouse {
 
     /// The target's primary key columns in key order (empty: none or no such table): what
     /// `tidemark sql` assumes a message-keyed table is keyed by before a record says. Read only.
+    /// What the target's indexes let the PostgreSQL merge do by `key_columns` (of `layout`),
+    /// as the writer finds it at its first merge; `None` on Redshift (no indexes). Read-only.
+    pub async fn target_shape(
+        &self,
+        layout: &tidemark_model::TableLayout,
+        key_columns: &[usize],
+    ) -> Result<Option<TargetShape>, WarehouseError> {
+        if self.settings.redshift.is_some() {
+            return Ok(None);
+        }
+        let client = connect(&self.settings, "checking for a key index").await?;
+        let key: Vec<String> = key_columns
+            .iter()
+            .filter_map(|&i| layout.columns.get(i).map(|c| c.name.clone()))
+            .collect();
+        writer::target_shape(&client, layout, &key).await.map(Some)
+    }
+
     pub async fn primary_key(&self, table: &TableName) -> Result<Vec<String>, WarehouseError> {
         if self.settings.redshift.is_some() {
             return redshift::ops::primary_key(&self.settings, table).await;

@@ -39,7 +39,7 @@ pub(crate) struct MergeSql {
 
 /// What the target's indexes let the merge do, found once per key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TargetShape {
+pub enum TargetShape {
     /// No index covers the key: each merge scans the target to delete the staged keys.
     Unindexed,
     /// An index covers the key but cannot arbitrate `ON CONFLICT` (not unique, partial,
@@ -161,12 +161,21 @@ impl MergeSql {
         }
     }
 
+    /// The statements for a target of `shape` (see [`TargetShape`]): what the writer runs and
+    /// `tidemark sql` shows.
+    pub fn for_shape(self, shape: &TargetShape, soft_delete: bool) -> Self {
+        match shape {
+            TargetShape::Unique { others } => self.upserting(soft_delete, others),
+            TargetShape::Unindexed | TargetShape::Indexed => self,
+        }
+    }
+
     /// The statements for a target with a unique index on the key: the delete removes only
     /// the rows of delete winners (none with soft deletes, which mark them), and the insert
     /// updates a row of the same key in place (`ON CONFLICT … DO UPDATE`) instead of
     /// inserting a new version next to a deleted one: no dead tuple and no new index entries
     /// per update (a HOT update when no indexed column changes).
-    pub fn upserting(mut self, soft_delete: bool, others: &[String]) -> Self {
+    fn upserting(mut self, soft_delete: bool, others: &[String]) -> Self {
         let target = &self.target;
         let stage = quote_ident(STAGE);
         let flag = quote_ident(DELETE_FLAG);

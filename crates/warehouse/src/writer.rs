@@ -177,12 +177,9 @@ impl PgTableWriter {
         }
         let shape = key_index.as_ref().map(|(_, s)| s);
         let indexed = shape.is_some_and(|s| *s != TargetShape::Unindexed);
-        // A unique key index: upsert in place (see `MergeSql::upserting`).
         let statements = match shape {
-            Some(TargetShape::Unique { others }) => {
-                statements.upserting(layout.soft_delete, others)
-            }
-            _ => statements,
+            Some(shape) => statements.for_shape(shape, layout.soft_delete),
+            None => statements,
         };
         // Phase timings (summed over the pieces), for `TIDEMARK_LOG=tidemark_warehouse=debug`.
         let mut phases = [std::time::Duration::ZERO; 5];

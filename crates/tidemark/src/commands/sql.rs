@@ -159,13 +159,16 @@ async fn table_section(
              rows by key are left out.\n"
         )),
     }
-    let statements =
-        dry_run::table_statements(redshift, &layout, key.as_deref()).map_err(|source| {
-            CliError::Sql {
-                table: target.to_string(),
-                source,
-            }
-        })?;
+    // What the writer finds at its first merge decides the PostgreSQL merge's statements.
+    let shape = match &key {
+        Some(key) => warehouse.target_shape(&layout, key).await?,
+        None => None,
+    };
+    let statements = dry_run::table_statements(redshift, &layout, key.as_deref(), shape.as_ref())
+        .map_err(|source| CliError::Sql {
+        table: target.to_string(),
+        source,
+    })?;
     push_statements(out, &target.to_string(), statements);
     Ok(())
 }

@@ -147,6 +147,19 @@ fn every_statement() -> Vec<(String, String)> {
         ],
     };
     let plain = customer("public.customer");
+    let insert = RedshiftSettings::default();
+    let s3 = RedshiftSettings {
+        staging: Staging::S3(S3Settings {
+            bucket: "tidemark-stage".into(),
+            prefix: "staging".into(),
+            pipeline: "orders".into(),
+            region: Some("us-east-1".into()),
+            endpoint: None,
+            iam_role: "arn:aws:iam::123456789012:role/RedshiftLoad".into(),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        }),
+        tables: Default::default(),
+    };
     for (name, l, key, options) in [
         ("every type", &wide, vec![0, 10], &options),
         (
@@ -160,37 +173,19 @@ fn every_statement() -> Vec<(String, String)> {
             format!("{name}: create table"),
             create_table(l, &key, options).unwrap(),
         ));
-        let m = MergeSql::new(l, &key).unwrap();
-        for (step, sql) in [
-            ("create stage", m.create_stage.clone()),
-            ("clear stage", m.clear_stage.clone()),
-            ("drop stage", m.drop_stage.clone()),
-            ("stage 1 row", m.stage_rows(1)),
-            ("stage 3 rows", m.stage_rows(3)),
-            ("lock", m.lock.clone()),
-            ("count deleted", m.count_deleted.clone()),
-            ("delete", m.delete.clone()),
-            ("insert", m.insert.clone()),
-            ("truncate", m.truncate.clone()),
-        ] {
-            out.push((format!("{name}: {step}"), sql));
+        // What the writer runs, as `tidemark sql` lists it, in both staging modes.
+        for (mode, settings) in [("insert", &insert), ("s3", &s3)] {
+            let statements =
+                crate::dry_run::table_statements(Some(settings), l, Some(&key), None).unwrap();
+            for (step, sql) in statements {
+                out.push((format!("{name}, {mode} staging: {step}"), sql));
+            }
         }
+        let m = MergeSql::new(l, &key).unwrap();
+        out.push((format!("{name}: stage 3 rows"), m.stage_rows(3)));
     }
-    for (i, sql) in create_own_tables("tidemark").into_iter().enumerate() {
-        out.push((format!("own table {i}"), sql));
-    }
-    let w = WatermarkSql::new("tidemark");
-    for (step, sql) in [("update", w.update), ("insert", w.insert)] {
-        out.push((format!("watermark {step}"), sql));
-    }
-    for (i, sql) in state::create_state_tables("tidemark")
-        .into_iter()
-        .enumerate()
-    {
-        out.push((format!("state table {i}"), sql));
-    }
-    for (step, sql) in state::StateSql::new("tidemark").all() {
-        out.push((step.to_string(), sql.to_string()));
+    for (step, sql) in crate::dry_run::own_statements(Some(&insert), "tidemark") {
+        out.push((format!("own: {step}"), sql));
     }
     out.push(("describe".into(), state::DESCRIBE.into()));
     out.push((
