@@ -439,29 +439,13 @@ pub fn assert_same_as_targets(url: &str, setups: &[TableSetup]) {
                 .await
                 .unwrap_or_else(|e| panic!("reading {reference}: {e}"));
             if ours != theirs {
-                let missing: Vec<_> = ours
-                    .keys()
-                    .filter(|k| !theirs.contains_key(*k))
-                    .take(5)
-                    .collect();
-                let extra: Vec<_> = theirs
-                    .keys()
-                    .filter(|k| !ours.contains_key(*k))
-                    .take(5)
-                    .collect();
-                let differing: Vec<_> = ours
-                    .iter()
-                    .filter(|(k, v)| theirs.get(*k).is_some_and(|t| t != *v))
-                    .take(5)
-                    .map(|(k, v)| (k, v, &theirs[k]))
-                    .collect();
                 panic!(
-                    "the reference pattern's {reference} ({} rows) differs from tidemark's {} ({} rows): \
-                     the comparison is meaningless\nmissing: {missing:?}\nextra: {extra:?}\n\
-                     differing (key, tidemark, reference): {differing:?}",
+                    "the reference pattern's {reference} ({} rows) differs from tidemark's {} ({} \
+                     rows): the comparison is meaningless (expected = tidemark's)\n{}",
                     theirs.len(),
                     s.target,
-                    ours.len()
+                    ours.len(),
+                    table_differences(&ours, &theirs)
                 );
             }
             assert!(!ours.is_empty(), "{}: empty target", s.target);

@@ -339,27 +339,12 @@ pub fn assert_matches_oracle(url: &str, setups: &[TableSetup], oracle: &Oracle) 
                 .expect("read target");
             let expected = oracle.table(&s.def.topic());
             if actual != expected {
-                let missing: Vec<_> = expected
-                    .keys()
-                    .filter(|k| !actual.contains_key(*k))
-                    .take(5)
-                    .collect();
-                let extra: Vec<_> = actual
-                    .keys()
-                    .filter(|k| !expected.contains_key(*k))
-                    .take(5)
-                    .collect();
-                let differing: Vec<_> = expected
-                    .iter()
-                    .filter(|(k, v)| actual.get(*k).is_some_and(|a| a != *v))
-                    .take(5)
-                    .map(|(k, v)| (k.clone(), v.clone(), actual.get(k).cloned()))
-                    .collect();
                 panic!(
-                    "{}: warehouse ({} rows) differs from oracle ({} rows)\nmissing: {missing:?}\nextra: {extra:?}\ndiffering (key, expected, actual): {differing:?}",
+                    "{}: warehouse ({} rows) differs from oracle ({} rows)\n{}",
                     s.target,
                     actual.len(),
-                    expected.len()
+                    expected.len(),
+                    table_differences(&expected, &actual)
                 );
             }
             assert!(
@@ -369,6 +354,32 @@ pub fn assert_matches_oracle(url: &str, setups: &[TableSetup], oracle: &Oracle) 
             );
         }
     })
+}
+
+/// What differs between two tables read by key (`table_as_text`): the first five keys
+/// missing from `actual`, extra in it, and with other values (key, expected, actual).
+pub fn table_differences(
+    expected: &BTreeMap<Vec<String>, Vec<Option<String>>>,
+    actual: &BTreeMap<Vec<String>, Vec<Option<String>>>,
+) -> String {
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .take(5)
+        .collect();
+    let differing: Vec<_> = expected
+        .iter()
+        .filter_map(|(k, v)| actual.get(k).filter(|a| *a != v).map(|a| (k, v, a)))
+        .take(5)
+        .collect();
+    format!(
+        "missing: {missing:?}\nextra: {extra:?}\ndiffering (key, expected, actual): {differing:?}"
+    )
 }
 
 /// Stored next offsets: (topic, partition) → offset.

@@ -29,7 +29,7 @@ pub use layout::{
     SOFT_DELETE_COLUMNS,
 };
 pub use rank::{RankedBatch, TableBatchStats};
-pub use value::{parse_uuid, Bits, Interval, Key, Value};
+pub use value::{hex, parse_uuid, Bits, Interval, Key, Value};
 
 use std::fmt;
 use std::sync::Arc;

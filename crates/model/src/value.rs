@@ -122,9 +122,7 @@ impl Value {
             Value::Decimal(d) => out.push_str(d.as_str()),
             Value::Bytes(b) => {
                 out.push_str("\\x");
-                for byte in b {
-                    out.push_str(&format!("{byte:02x}"));
-                }
+                out.push_str(&hex(b));
             }
             Value::Date(d) => civil::format_date(i64::from(*d), &mut out),
             Value::Time(t) => civil::format_time(*t, &mut out),
@@ -199,7 +197,7 @@ impl Value {
     /// `None` for NULL and the unavailable placeholder.
     pub fn to_redshift_text(&self) -> Option<String> {
         match self {
-            Value::Bytes(b) => Some(b.iter().map(|byte| format!("{byte:02x}")).collect()),
+            Value::Bytes(b) => Some(hex(b)),
             Value::Interval(i) => {
                 let sign = if i.micros < 0 { "-" } else { "" };
                 let mut time = String::new();
@@ -271,8 +269,14 @@ fn float_text(f: f64) -> String {
     }
 }
 
+/// Lowercase hexadecimal digits of `bytes`, two per byte (PostgreSQL's bytea hex format
+/// without its `\\x`, Redshift's VARBYTE text).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn format_uuid(u: &[u8; 16]) -> String {
-    let hex: String = u.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex(u);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

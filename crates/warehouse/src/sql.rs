@@ -212,33 +212,20 @@ pub(crate) const LOCK_SCHEMA_CHANGES: &str =
 pub(crate) const SCHEMA_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)";
 
-/// Whether an index of the table (`$1`, quoted name) has only key columns (`$2`) as its key
-/// columns, so that deleting by key can use it.
-pub(crate) const KEY_INDEX_EXISTS: &str = "
-    SELECT EXISTS (
-        SELECT 1 FROM pg_index i
-        WHERE i.indrelid = to_regclass($1)
-          AND i.indnkeyatts > 0
-          AND (SELECT bool_and(a.attname = ANY($2::text[]))
-               FROM pg_attribute a
-               WHERE a.attrelid = i.indrelid
-                 AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1]))
-    )";
-
-/// Whether a unique index of the table (`$1`, quoted name) can arbitrate `ON CONFLICT` on
-/// exactly the key columns (`$2`): unique, immediate, not partial, no expressions, its key
-/// columns the key's.
-pub(crate) const UNIQUE_KEY_INDEX_EXISTS: &str = "
-    SELECT EXISTS (
-        SELECT 1 FROM pg_index i
-        WHERE i.indrelid = to_regclass($1)
-          AND i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
-          AND i.indnkeyatts = cardinality($2::text[])
-          AND (SELECT bool_and(a.attname = ANY($2::text[]))
-               FROM pg_attribute a
-               WHERE a.attrelid = i.indrelid
-                 AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1]))
-    )";
+/// What the indexes of the table (`$1`, quoted name) offer a merge by the key columns
+/// (`$2`): whether one has only key columns as its key columns (deleting by key can probe
+/// it), and whether one can arbitrate `ON CONFLICT` on exactly the key (unique, immediate,
+/// not partial, no expressions, its key columns the key's).
+pub(crate) const KEY_INDEXES: &str = "
+    SELECT coalesce(bool_or(k.covers), false), coalesce(bool_or(k.covers AND k.arbiter), false)
+    FROM (SELECT (SELECT bool_and(a.attname = ANY($2::text[]))
+                  FROM pg_attribute a
+                  WHERE a.attrelid = i.indrelid
+                    AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1])) AS covers,
+                 i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
+                   AND i.indnkeyatts = cardinality($2::text[]) AS arbiter
+          FROM pg_index i
+          WHERE i.indrelid = to_regclass($1) AND i.indnkeyatts > 0) AS k";
 
 /// The table's (`$1`, quoted name) writable columns: not dropped, not generated.
 pub(crate) const WRITABLE_COLUMNS: &str = "

@@ -459,12 +459,13 @@ pub(crate) async fn target_shape(
     key: &[String],
 ) -> Result<TargetShape, WarehouseError> {
     let table = quote_table(&layout.table);
-    let ctx = "checking for a unique key index";
+    let ctx = "checking for a key index";
     let row = client
-        .query_one(sql::UNIQUE_KEY_INDEX_EXISTS, &[&table, &key])
+        .query_one(sql::KEY_INDEXES, &[&table, &key])
         .await
         .map_err(|e| classify(e, ctx))?;
-    if column::<bool>(&row, 0, ctx)? {
+    let (covers, arbiter): (bool, bool) = (column(&row, 0, ctx)?, column(&row, 1, ctx)?);
+    if arbiter {
         let ctx = "reading the target's columns";
         let rows = client
             .query(sql::WRITABLE_COLUMNS, &[&table])
@@ -481,7 +482,7 @@ pub(crate) async fn target_shape(
         }
         return Ok(TargetShape::Unique { others });
     }
-    if has_key_index(client, &layout.table, key).await? {
+    if covers {
         return Ok(TargetShape::Indexed);
     }
     tracing::warn!(
@@ -491,19 +492,6 @@ pub(crate) async fn target_shape(
          consider CREATE INDEX ON the key columns"
     );
     Ok(TargetShape::Unindexed)
-}
-
-/// Whether the table has an index whose key columns are all among `key`.
-pub(crate) async fn has_key_index(
-    client: &impl GenericClient,
-    table: &tidemark_model::TableName,
-    key: &[String],
-) -> Result<bool, WarehouseError> {
-    let row = client
-        .query_one(sql::KEY_INDEX_EXISTS, &[&quote_table(table), &key])
-        .await
-        .map_err(|e| classify(e, "checking for a key index"))?;
-    column::<bool>(&row, 0, "checking for a key index")
 }
 
 async fn advance(

@@ -50,7 +50,7 @@ async fn count(url: &str) -> i64 {
 }
 
 /// A running owner of partition 0 of `TOPIC` with a merger for `public.t` (created here):
-/// the chunks it is sent, its batches in flight, and its arbiter.
+/// the chunks it is sent, its batches in flight, its arbiter and the merges' summary.
 async fn start_owner(
     url: &str,
     limits: BatchLimits,
@@ -60,6 +60,12 @@ async fn start_owner(
     Arbiter,
     Arc<Mutex<RunSummary>>,
 ) {
+    tidemark_testkit::connect(url)
+        .await
+        .expect("connect")
+        .batch_execute("CREATE TABLE public.t (id bigint PRIMARY KEY, name text)")
+        .await
+        .expect("create");
     let warehouse = PgWarehouse::new(PgSettings {
         password: None,
         tls: None,
@@ -156,10 +162,6 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
     let system = actix::System::new();
     system.block_on(async move {
         let locker = tidemark_testkit::connect(&url).await.expect("connect");
-        locker
-            .batch_execute("CREATE TABLE public.t (id bigint PRIMARY KEY, name text)")
-            .await
-            .expect("create");
         let limits = BatchLimits {
             max_rows: ROWS_PER_BATCH,
             max_bytes: usize::MAX,
@@ -208,10 +210,6 @@ fn a_partial_batch_goes_when_the_merger_is_free_not_after_linger() {
     let system = actix::System::new();
     system.block_on(async move {
         let locker = tidemark_testkit::connect(&url).await.expect("connect");
-        locker
-            .batch_execute("CREATE TABLE public.t (id bigint PRIMARY KEY, name text)")
-            .await
-            .expect("create");
         let limits = BatchLimits {
             max_rows: 10_000,
             max_bytes: usize::MAX,

@@ -407,7 +407,7 @@ async fn dead_letters(
     let hex = |b: &Option<Vec<u8>>| {
         Text(
             b.as_ref()
-                .map(|b| b.iter().take(limit).map(|x| format!("{x:02x}")).collect()),
+                .map(|b| tidemark_model::hex(&b[..b.len().min(limit)])),
         )
     };
     for l in &request.dead_letters {
