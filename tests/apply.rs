@@ -23,6 +23,15 @@ fn hostile_history_on_the_redshift_dialect_without_primary_keys_matches_the_orac
     );
 }
 
+/// The same with PostgreSQL 15's MERGE (`warehouse.merge = "merge"`), on targets with a key
+/// index (orders, order_line: probed) and without (customer: scanned).
+#[test]
+fn hostile_history_applied_by_merge_statements_matches_the_oracle() {
+    let mut stack = Stack::start();
+    stack.warehouse = "merge = \"merge\"\n".to_string();
+    hostile_history(stack, salesdb_setups());
+}
+
 fn hostile_history(stack: Stack, setups: Vec<TableSetup>) {
     stack.prepare(&setups, 4);
     let mut history = generator(

@@ -186,8 +186,16 @@ fn bad_records_become_dead_letters_and_the_rest_applies() {
     assert_eq!(marks.get(&(topic.to_string(), 0)), Some(&9), "{marks:?}");
 }
 
+/// With each PostgreSQL merge strategy: the upsert (`auto`, the primary key arbitrates), the
+/// delete + insert, and MERGE.
 #[test]
 fn soft_deletes_keep_the_row_and_mark_it() {
+    for merge in ["auto", "delete-insert", "merge"] {
+        soft_deletes_with(merge);
+    }
+}
+
+fn soft_deletes_with(merge: &str) {
     let stack = Stack::start();
     let topic = "shop.shop.items";
     stack.sql(
@@ -199,7 +207,8 @@ fn soft_deletes_keep_the_row_and_mark_it() {
     std::fs::write(
         &path,
         format!(
-            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\n[batch]\nmax_rows = 100\n\
+            "[kafka]\nbrokers = {:?}\n[warehouse]\nurl = {:?}\nmerge = {merge:?}\n\
+             [batch]\nmax_rows = 100\n\
              [[tables]]\ntopic = {topic:?}\ntarget = \"public.items\"\ndelete_mode = \"soft\"\n",
             stack.kafka.bootstrap(),
             stack.url()
@@ -250,7 +259,7 @@ fn soft_deletes_keep_the_row_and_mark_it() {
     ]);
     let summary = refresh(&path);
     // One batch: 3's delete is replaced by its re-insert, 4 was never there.
-    assert_eq!(summary_total(&summary, "deletes"), 1, "{summary}");
+    assert_eq!(summary_total(&summary, "deletes"), 1, "{merge}: {summary}");
     assert_eq!(
         query_text(
             &stack.url(),

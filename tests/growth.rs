@@ -96,6 +96,7 @@ fn partitions_added_to_a_topic_are_picked_up_without_restart() {
                     pipeline: "growth".into(),
                     statement_timeout: Duration::from_secs(60),
                     redshift: None,
+                    merge: Default::default(),
                 })
                 .expect("warehouse"),
             );

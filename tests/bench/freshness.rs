@@ -14,7 +14,7 @@
 //!   what a Kafka reader gets. tansu answers a fetch only when `fetch.wait.max.ms` has passed,
 //!   even if records arrived meanwhile (real Kafka answers as soon as `fetch.min.bytes` = 1 is
 //!   there), so the baseline uses a short wait (`--fetch-wait-ms`, default 10);
-//! - a second consumer with tidemark's own `fetch.wait.max.ms = 100`: visible minus its time is
+//! - a second consumer with tidemark's own `fetch.wait.max.ms` ([`tidemark_kafka::FETCH_WAIT_MAX_MS`]): visible minus its time is
 //!   what tidemark adds beyond its fetches (its batching and merge);
 //! - a poller that queries the target every `--poll-ms` for keys it has not seen yet (an index
 //!   range scan per partition) — a key is "visible" at the start of the first query that
@@ -55,7 +55,7 @@ struct Args {
     seconds: f64,
     warmup: f64,
     poll: Duration,
-    /// The plain consumer's `fetch.wait.max.ms` (the second consumer uses tidemark's 100).
+    /// The plain consumer's `fetch.wait.max.ms` (the second consumer uses tidemark's default).
     fetch_wait_ms: u64,
 }
 
@@ -476,9 +476,9 @@ fn report(phase: &Phase, consumer: &Seen, like_tidemark: &Seen, visible: &Seen) 
             "visible − consumer: the figure of merit",
         ),
         (
-            "consumer, fetch 100",
+            "consumer, tidemark's fetch",
             &kafka100,
-            "consumer with tidemark's fetch.wait.max.ms=100 − produced",
+            "consumer with tidemark's fetch.wait.max.ms − produced",
         ),
         ("added, same fetch", &added100, "visible − that consumer"),
     ] {
@@ -551,7 +551,7 @@ fn main() {
     let consumer100 = plain_consumer(
         "consumer with tidemark's fetch settings",
         stack.kafka.bootstrap(),
-        100,
+        tidemark_kafka::FETCH_WAIT_MAX_MS,
         &start,
         base,
         consumed100.clone(),
@@ -643,9 +643,9 @@ fn main() {
         a.warmup, a.seconds
     );
     println!(
-        "  baseline: a plain rdkafka consumer of all partitions (fetch.wait.max.ms={}; a second one with tidemark's 100); \
+        "  baseline: a plain rdkafka consumer of all partitions (fetch.wait.max.ms={}; a second one with tidemark's {}); \
          visible = start of the first query returning the key, polled every {:?} (the resolution)",
-        a.fetch_wait_ms, a.poll
+        a.fetch_wait_ms, tidemark_kafka::FETCH_WAIT_MAX_MS, a.poll
     );
     println!(
         "  polling cost: PostgreSQL CPU {pg_polling:.1} ms/s with the poller ({:.0} queries/s, \

@@ -14,7 +14,14 @@
 //! - events/s and tidemark's peak RSS.
 //!
 //! `cargo bench -p tidemark-e2e --bench refresh -- [--events N] [--partitions P] [--slices S]
-//! [--typed] [--seed N] [--key-index] [--no-autovacuum] [--shared-buffers SIZE]`
+//! [--typed] [--seed N] [--key-index] [--no-autovacuum] [--shared-buffers SIZE]
+//! [--only TABLE,…] [--merges STRATEGY,…]`
+//!
+//! `--only customer,orders,order_line` keeps only those tables (e.g. `orders,order_line`: the
+//! two with a primary key). `--merges delete-insert,auto,merge` runs `tidemark refresh` once
+//! per `warehouse.merge` strategy on the same backlog (targets and tidemark's schema emptied
+//! between runs, each checked against the oracle) and prints each one's figures and its
+//! ratios to the first strategy's; without it, one run with the default.
 //!
 //! `--typed` replaces the customer table by one that adds Debezium logical types
 //! (`BALANCE` Connect Decimal → `numeric(18,4)`, `CREATED_AT` MicroTimestamp →
@@ -47,6 +54,10 @@ struct Args {
     partitions: i32,
     slices: usize,
     seed: u64,
+    /// Keep only these tables (source table names, case-insensitive).
+    only: Option<Vec<String>>,
+    /// The `warehouse.merge` strategies to run, in order; empty: one run with the default.
+    merges: Vec<String>,
 }
 
 fn args() -> Args {
@@ -59,6 +70,8 @@ fn args() -> Args {
         partitions: 6,
         slices: 2,
         seed: 1,
+        only: None,
+        merges: Vec::new(),
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -73,6 +86,21 @@ fn args() -> Args {
             ("--seed", Some(v)) => a.seed = v,
             ("--bench", _) => {
                 i += 1;
+                continue;
+            }
+            ("--only", _) | ("--merges", _) => {
+                let list: Vec<String> = argv
+                    .get(i + 1)
+                    .unwrap_or_else(|| panic!("{} needs a comma-separated list", argv[i]))
+                    .split(',')
+                    .map(|t| t.trim().to_string())
+                    .collect();
+                if argv[i] == "--only" {
+                    a.only = Some(list);
+                } else {
+                    a.merges = list;
+                }
+                i += 2;
                 continue;
             }
             ("--shared-buffers", _) => {
@@ -464,22 +492,40 @@ fn run_refresh(config: &std::path::Path) -> (Duration, Duration, u64, String) {
     )
 }
 
-fn build_tidemark() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "tidemark", "--bin", "tidemark"])
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "building tidemark failed");
-}
-
 fn per_event(d: Duration, n: u64) -> f64 {
     d.as_secs_f64() * 1e6 / n.max(1) as f64
 }
 
+/// One `tidemark refresh` of the whole backlog with one merge strategy.
+struct Run {
+    /// The `warehouse.merge` value, or "default".
+    merge: String,
+    wall: Duration,
+    cpu: Duration,
+    rss: u64,
+    pg: Duration,
+}
+
+/// Empties the targets and tidemark's own schema (offsets, epochs, dead letters) so the next
+/// refresh applies the same backlog from the start, and checkpoints so the earlier run's dirty
+/// pages are not written (and counted) during the next.
+fn reset(url: &str, setups: &[TableSetup]) {
+    block_on(async {
+        let client = tidemark_testkit::connect(url).await.expect("connect");
+        let targets: Vec<&str> = setups.iter().map(|s| s.target.as_str()).collect();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA tidemark CASCADE; TRUNCATE {}; CHECKPOINT",
+                targets.join(", ")
+            ))
+            .await
+            .expect("reset");
+    });
+}
+
 fn main() {
     let a = args();
-    build_tidemark();
+    cargo_build_release("tidemark", "tidemark");
     let mut stack = Stack::start();
     if let Some(size) = &a.shared_buffers {
         block_on(async {
@@ -493,11 +539,15 @@ fn main() {
         });
         stack.pg.restart().expect("restart postgres");
     }
-    let setups: Vec<TableSetup> = if a.typed {
+    let mut setups: Vec<TableSetup> = if a.typed {
         salesdb_typed_setups()
     } else {
         salesdb_setups()
     };
+    if let Some(only) = &a.only {
+        setups.retain(|s| only.iter().any(|t| t.eq_ignore_ascii_case(&s.def.table)));
+        assert_eq!(setups.len(), only.len(), "--only {only:?}: unknown table");
+    }
     stack.prepare(&setups, a.partitions);
     if a.no_autovacuum {
         block_on(async {
@@ -515,16 +565,8 @@ fn main() {
             }
         });
     }
-    if a.key_index {
-        block_on(async {
-            let client = tidemark_testkit::connect(&stack.url())
-                .await
-                .expect("connect");
-            client
-                .batch_execute("CREATE INDEX ON public.customer_target (customer_id)")
-                .await
-                .expect("index");
-        });
+    if a.key_index && setups.iter().any(|s| s.target == "public.customer_target") {
+        stack.sql("CREATE INDEX ON public.customer_target (customer_id)");
     }
 
     eprintln!("producing {} events into tansu…", a.events);
@@ -536,21 +578,44 @@ fn main() {
     let produced = produce(stack.kafka.bootstrap(), generator.by_ref());
     eprintln!("produced {produced} in {:.1} s", t.elapsed().as_secs_f64());
 
-    let config = stack.config(
-        "bench",
-        &setups,
-        &format!("[coordination]\nslices = {}\n", a.slices),
-    );
-    let pg_before = stack.pg.server_cpu_time();
-    eprintln!("tidemark refresh…");
-    let (wall, cpu, rss, stdout) = run_refresh(&config);
-    std::thread::sleep(Duration::from_millis(500)); // let backends exit and be reaped
-    let pg_refresh = stack.pg.server_cpu_time() - pg_before;
-    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("summary json");
-    let applied = summary_total(&summary, "events");
-    assert_eq!(applied, produced, "refresh applied {applied} of {produced}");
-    eprintln!("checking the targets against the oracle…");
-    assert_matches_oracle(&stack.url(), &setups, generator.oracle());
+    let merges: Vec<Option<String>> = if a.merges.is_empty() {
+        vec![None]
+    } else {
+        a.merges.iter().cloned().map(Some).collect()
+    };
+    let mut runs = Vec::new();
+    for (n, merge) in merges.iter().enumerate() {
+        if n > 0 {
+            reset(&stack.url(), &setups);
+        }
+        stack.warehouse = merge
+            .as_ref()
+            .map(|m| format!("merge = {m:?}\n"))
+            .unwrap_or_default();
+        let label = merge.clone().unwrap_or_else(|| "default".into());
+        let config = stack.config(
+            &format!("bench-{n}"),
+            &setups,
+            &format!("[coordination]\nslices = {}\n", a.slices),
+        );
+        let pg_before = stack.pg.server_cpu_time();
+        eprintln!("tidemark refresh (merge {label})…");
+        let (wall, cpu, rss, stdout) = run_refresh(&config);
+        std::thread::sleep(Duration::from_millis(500)); // let backends exit and be reaped
+        let pg = stack.pg.server_cpu_time() - pg_before;
+        let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("summary json");
+        let applied = summary_total(&summary, "events");
+        assert_eq!(applied, produced, "refresh applied {applied} of {produced}");
+        eprintln!("checking the targets against the oracle…");
+        assert_matches_oracle(&stack.url(), &setups, generator.oracle());
+        runs.push(Run {
+            merge: label,
+            wall,
+            cpu,
+            rss,
+            pg,
+        });
+    }
 
     eprintln!("decode floor…");
     let floor_cpu = decode_floor(&a, &setups);
@@ -575,21 +640,26 @@ fn main() {
     eprintln!("checking the reference pattern's tables against tidemark's targets…");
     reference_pattern::assert_same_as_targets(&stack.url(), &setups);
 
-    let tm = per_event(cpu, applied);
-    let dec = per_event(floor_cpu, applied);
-    let pg = per_event(pg_refresh, applied);
-    let copy = per_event(pg_copy, rows);
+    let tables: Vec<&str> = setups.iter().map(|s| s.def.table.as_str()).collect();
+    let customer = if setups.iter().any(|s| s.target == "public.customer_target") {
+        if a.key_index {
+            ", customer_target with a key index"
+        } else {
+            ", customer_target without a key index, as in the reference post"
+        }
+    } else {
+        ""
+    };
     println!(
-        "tidemark refresh benchmark ({} events, {} partitions, 3 tables{}, {} slices, schema envelope, customer_target {})",
-        applied,
+        "tidemark refresh benchmark ({produced} events, {} partitions, tables {}{}, {} slices, schema envelope{customer})",
         a.partitions,
-        if a.typed {
+        tables.join(", "),
+        if a.typed && !customer.is_empty() {
             " (customer typed: numeric(18,4), timestamp(6), timestamptz, date)"
         } else {
             ""
         },
         a.slices,
-        if a.key_index { "with a key index" } else { "without a key index, as in the reference post" }
     );
     if a.no_autovacuum {
         println!("  (diagnostic: autovacuum off)");
@@ -597,22 +667,41 @@ fn main() {
     if let Some(size) = &a.shared_buffers {
         println!("  (diagnostic: shared_buffers = {size})");
     }
-    println!("  throughput           {:>10.0} events/s   (wall {:.1} s; broker and PostgreSQL share the 2 cores)", applied as f64 / wall.as_secs_f64(), wall.as_secs_f64());
-    println!(
-        "  tidemark CPU         {tm:>10.2} µs/event   (user+sys {:.1} s)",
-        cpu.as_secs_f64()
-    );
+    let dec = per_event(floor_cpu, produced);
+    let copy = per_event(pg_copy, rows);
     println!("  decode floor         {dec:>10.2} µs/event   (serde_json parse of the same keys and values)");
-    println!("  ratio                {:>10.2} ×", tm / dec);
-    println!("  PostgreSQL CPU       {pg:>10.2} µs/event   (server CPU during the refresh)");
     println!("  write floor          {copy:>10.2} µs/row     (binary COPY of {rows} rows into plain tables)");
-    println!("  ratio                {:>10.2} ×", pg / copy);
+    let first = &runs[0];
+    let first_pg = per_event(first.pg, produced);
+    let first_rate = produced as f64 / first.wall.as_secs_f64();
+    for run in &runs {
+        let tm = per_event(run.cpu, produced);
+        let pg = per_event(run.pg, produced);
+        let rate = produced as f64 / run.wall.as_secs_f64();
+        println!("  merge = {}", run.merge);
+        println!("    throughput         {rate:>10.0} events/s   (wall {:.1} s; broker and PostgreSQL share the 2 cores){}", run.wall.as_secs_f64(), vs(run, first, rate / first_rate));
+        println!(
+            "    tidemark CPU       {tm:>10.2} µs/event   = {:.2}× the decode floor (user+sys {:.1} s)",
+            tm / dec,
+            run.cpu.as_secs_f64()
+        );
+        println!(
+            "    PostgreSQL CPU     {pg:>10.2} µs/event   = {:.2}× the COPY floor (server CPU during the refresh){}",
+            pg / copy,
+            vs(run, first, pg / first_pg)
+        );
+        println!(
+            "    tidemark peak RSS  {:>10.1} MiB",
+            run.rss as f64 / (1 << 20) as f64
+        );
+    }
     let landing = per_event(reference.landing, reference.landed);
     let ranking = per_event(reference.procedure, reference.landed);
     let total = landing + ranking;
     println!(
-        "  reference pattern (landing COPY + ranking procedure): {total:.2} µs PostgreSQL CPU/event = {:.2}× tidemark's, {:.2}× the COPY floor",
-        total / pg,
+        "  reference pattern (landing COPY + ranking procedure): {total:.2} µs PostgreSQL CPU/event = {:.2}× tidemark's (merge = {}), {:.2}× the COPY floor",
+        total / first_pg,
+        first.merge,
         total / copy
     );
     println!(
@@ -621,8 +710,13 @@ fn main() {
     println!(
         "    ranking procedure  {ranking:>10.2} µs/event   (one pass: stage + rank per key, delete + insert into ref_ tables)"
     );
-    println!(
-        "  tidemark peak RSS    {:>10.1} MiB",
-        rss as f64 / (1 << 20) as f64
-    );
+}
+
+/// `, 1.23× merge = x's` for a run after the first.
+fn vs(run: &Run, first: &Run, ratio: f64) -> String {
+    if std::ptr::eq(run, first) {
+        String::new()
+    } else {
+        format!("   {ratio:.2}× merge = {}'s", first.merge)
+    }
 }

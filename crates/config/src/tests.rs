@@ -194,6 +194,7 @@ fn the_redshift_dialect_takes_its_settings_and_refuses_what_it_cannot_do() {
             "backslash",
         ),
         ("auto_evolve = true", "", "warehouse.auto_evolve"),
+        ("merge = \"merge\"", "", "warehouse.merge"),
         ("", "raw_table = \"raw.customer\"", "raw_table"),
         ("", "delete_mode = \"soft\"", "delete_mode"),
         (
@@ -219,4 +220,26 @@ fn the_redshift_dialect_takes_its_settings_and_refuses_what_it_cannot_do() {
     );
     let err = Config::from_toml(&text).unwrap_err().to_string();
     assert!(err.contains("tables[0].redshift"), "{err}");
+}
+
+#[test]
+fn the_postgresql_merge_strategy_defaults_to_auto_and_takes_each_name() {
+    let with = |line: &str| {
+        Config::from_toml(&EXAMPLE.replace(
+            "dialect = \"postgres\"",
+            &format!("dialect = \"postgres\"\n{line}"),
+        ))
+        .map_err(|e| e.to_string())
+    };
+    assert_eq!(with("").unwrap().warehouse.merge, MergeStrategy::Auto);
+    for (name, strategy) in [
+        ("auto", MergeStrategy::Auto),
+        ("delete-insert", MergeStrategy::DeleteInsert),
+        ("merge", MergeStrategy::Merge),
+    ] {
+        let c = with(&format!("merge = {name:?}")).unwrap();
+        assert_eq!(c.warehouse.merge, strategy);
+    }
+    let err = with("merge = \"upsert\"").unwrap_err();
+    assert!(err.contains("merge"), "{err}");
 }

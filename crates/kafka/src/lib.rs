@@ -34,9 +34,14 @@ const FIXED: &[(&str, &str)] = &[
 /// Defaults that keep librdkafka's prefetch bounded; the user may override them.
 const DEFAULTS: &[(&str, &str)] = &[
     ("queued.max.messages.kbytes", "8192"),
-    ("fetch.wait.max.ms", "100"),
     ("socket.keepalive.enable", "true"),
 ];
+
+/// `fetch.wait.max.ms` unless the user sets it: how long a broker may hold a fetch that found
+/// no new records. Kafka answers as soon as a record is there, so on Kafka this only sets how
+/// often an idle partition's broker is asked; brokers that hold every fetch for the whole
+/// wait (tansu) add up to this much to every change's latency.
+pub const FETCH_WAIT_MAX_MS: u64 = 100;
 
 /// A Kafka-protocol cluster reached through librdkafka.
 pub struct KafkaBroker {
@@ -56,6 +61,10 @@ impl KafkaBroker {
         let mut properties: BTreeMap<String, String> = DEFAULTS
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([(
+                "fetch.wait.max.ms".to_string(),
+                FETCH_WAIT_MAX_MS.to_string(),
+            )])
             .collect();
         properties.extend(user_properties.clone());
         properties.insert("bootstrap.servers".into(), brokers.to_string());

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use tidemark_config::{
-    Config, ConfigError, CoordinationMode, DeleteMode, Dialect, RedshiftStaging, TlsMode,
-    TruncateMode,
+    Config, ConfigError, CoordinationMode, DeleteMode, Dialect, MergeStrategy, RedshiftStaging,
+    TlsMode, TruncateMode,
 };
 use tidemark_debezium::KeySource;
 use tidemark_kafka::KafkaBroker;
@@ -15,7 +15,7 @@ use tidemark_ports::Broker;
 use tidemark_warehouse::redshift::{
     RedshiftSettings, S3Settings, Staging, TableOptions, DEFAULT_MAX_FILE_BYTES,
 };
-use tidemark_warehouse::{PgSettings, PgWarehouse, TlsSetting};
+use tidemark_warehouse::{PgMerge, PgSettings, PgWarehouse, TlsSetting};
 
 use crate::error::CliError;
 
@@ -141,12 +141,22 @@ pub fn warehouse(config: &Config) -> Result<Arc<PgWarehouse>, CliError> {
         pipeline: config.coordination.cluster.clone(),
         statement_timeout: config.warehouse.statement_timeout,
         redshift: redshift_settings(config).map(Arc::new),
+        merge: pg_merge(config),
     })
     .map_err(|e| ConfigError::Invalid {
         key: "warehouse.url".into(),
         reason: e.to_string(),
     })?;
     Ok(Arc::new(warehouse))
+}
+
+/// How the PostgreSQL dialect applies a batch (`warehouse.merge`).
+pub fn pg_merge(config: &Config) -> PgMerge {
+    match config.warehouse.merge {
+        MergeStrategy::Auto => PgMerge::Auto,
+        MergeStrategy::DeleteInsert => PgMerge::DeleteInsert,
+        MergeStrategy::Merge => PgMerge::Merge,
+    }
 }
 
 /// The Redshift dialect's settings (`None`: PostgreSQL): staging and each explicit table's

@@ -6,7 +6,7 @@
 
 use tidemark_model::TableLayout;
 
-use crate::merge_sql::{self, TargetShape};
+use crate::merge_sql::{self, PgMerge, TargetShape};
 use crate::redshift::state::{create_state_tables, StateSql};
 use crate::redshift::{self, RedshiftSettings, Staging, TypeError, WatermarkSql};
 use crate::sql;
@@ -30,7 +30,8 @@ pub type Named = (String, String);
 pub const SHOWN_STAGED_ROWS: usize = 2;
 
 /// The statements one table's merge runs on the target and the stage, in the dialect
-/// (`redshift`: `None` for PostgreSQL, like [`crate::PgSettings::redshift`]). Without
+/// (`redshift`: `None` for PostgreSQL, like [`crate::PgSettings::redshift`]; `merge`: the
+/// PostgreSQL strategy, like [`crate::PgSettings::merge`]). Without
 /// `key_columns` (the key is decided by the first record) only the statements that do not
 /// depend on the key. A pending layout (a target `auto_create` makes from the first record)
 /// has no columns to show: none.
@@ -39,6 +40,7 @@ pub fn table_statements(
     layout: &TableLayout,
     key_columns: Option<&[usize]>,
     shape: Option<&TargetShape>,
+    merge: PgMerge,
 ) -> Result<Vec<Named>, DryRunError> {
     if layout.is_pending() {
         return Ok(Vec::new());
@@ -52,10 +54,9 @@ pub fn table_statements(
         None => {
             let m = merge_sql::MergeSql::new(layout, key);
             let m = match shape {
-                Some(shape) => m.for_shape(shape, layout.soft_delete),
+                Some(shape) => m.for_shape(shape, layout.soft_delete, merge),
                 None => m,
             };
-            let indexed = shape.is_some_and(|s| *s != TargetShape::Unindexed);
             out.extend([
                 ("drop stage (a new layout version)", Some(m.drop_stage)),
                 ("create stage (once per connection)", Some(m.create_stage)),
@@ -68,10 +69,10 @@ pub fn table_statements(
                     "keep unavailable (unchanged TOASTed values the source did not send)",
                     keyed.then_some(m.keep_unavailable),
                 ),
-                ("analyze stage", Some(m.analyze_stage)),
+                ("analyze stage", m.analyze_stage),
                 (
                     "prefer index probes (an index covers the key)",
-                    indexed.then(|| sql::PREFER_INDEX_PROBES.to_string()),
+                    m.probe_index.then(|| sql::PREFER_INDEX_PROBES.to_string()),
                 ),
                 (
                     "delete replaced and deleted rows",
@@ -81,7 +82,8 @@ pub fn table_statements(
                     "mark deleted rows (delete_mode = \"soft\")",
                     m.mark_deleted.filter(|_| keyed),
                 ),
-                // With a unique index on the key: `… ON CONFLICT (key) DO UPDATE`.
+                // With a unique index on the key: `… ON CONFLICT (key) DO UPDATE`; with
+                // `merge = "merge"`: `MERGE INTO …`.
                 ("insert winners", Some(m.insert)),
                 (
                     "clear stage (between pieces of one merge)",
@@ -236,7 +238,8 @@ mod tests {
     }
 
     fn every(rs: Option<&RedshiftSettings>, key: Option<&[usize]>) -> Vec<Named> {
-        let mut all = table_statements(rs, &layout(rs.is_none()), key, None).expect("statements");
+        let mut all = table_statements(rs, &layout(rs.is_none()), key, None, PgMerge::Auto)
+            .expect("statements");
         all.extend(own_statements(rs, "tidemark"));
         all
     }
@@ -277,40 +280,58 @@ mod tests {
     #[test]
     fn the_statements_are_the_writers_and_the_key_decides_the_keyed_ones() {
         let l = layout(false);
-        let pg = table_statements(None, &l, Some(&[0]), None).expect("pg");
+        let pg = table_statements(None, &l, Some(&[0]), None, PgMerge::Auto).expect("pg");
         let m = merge_sql::MergeSql::new(&l, &[0]);
         assert!(pg.iter().any(|(_, s)| *s == m.delete));
         assert!(pg.iter().any(|(_, s)| *s == m.copy_in));
-        let unkeyed = table_statements(None, &l, None, None).expect("pg");
+        let unkeyed = table_statements(None, &l, None, None, PgMerge::Auto).expect("pg");
         let names = |all: &[Named]| all.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         assert!(names(&pg).contains(&"delete replaced and deleted rows".to_string()));
         assert!(!names(&unkeyed).contains(&"delete replaced and deleted rows".to_string()));
         assert!(unkeyed.iter().all(|(_, s)| *s != m.keep_unavailable));
         // A unique index on the key: the upsert the writer runs for that shape.
-        let unique = TargetShape::Unique {
+        let unique = TargetShape {
+            index: crate::merge_sql::KeyIndex::Unique,
             others: vec!["loaded".into()],
         };
-        let upsert = m.clone().for_shape(&unique, false);
-        let shown = table_statements(None, &l, Some(&[0]), Some(&unique)).expect("pg");
+        let upsert = m.clone().for_shape(&unique, false, PgMerge::Auto);
+        let shown =
+            table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Auto).expect("pg");
         assert!(shown.iter().any(|(_, s)| *s == upsert.insert), "{shown:?}");
         assert!(shown.iter().any(|(_, s)| *s == upsert.delete));
         assert!(shown.iter().any(|(_, s)| *s == sql::PREFER_INDEX_PROBES));
+        assert!(
+            shown.iter().all(|(n, _)| n != "analyze stage"),
+            "the upsert joins nothing"
+        );
+        // `merge = "merge"`: the MERGE, after analyzing the stage it joins.
+        let merge = m.clone().for_shape(&unique, false, PgMerge::Merge);
+        let shown =
+            table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Merge).expect("pg");
+        assert!(merge.insert.starts_with("MERGE INTO"), "{}", merge.insert);
+        assert!(shown.iter().any(|(_, s)| *s == merge.insert));
+        assert!(shown.iter().any(|(n, _)| n == "analyze stage"));
         assert!(pg.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         let rs = redshift();
-        let shown = table_statements(Some(&rs), &l, Some(&[0]), None).expect("redshift");
+        let shown =
+            table_statements(Some(&rs), &l, Some(&[0]), None, PgMerge::Auto).expect("redshift");
         let m = redshift::MergeSql::new(&l, &[0]).expect("merge");
         assert!(shown.iter().any(|(_, s)| *s == m.stage_rows(2)));
         assert!(shown
             .iter()
             .any(|(_, s)| s.ends_with("($6, $7, $8, $9, $10)")));
-        let unkeyed = table_statements(Some(&rs), &l, None, None).expect("redshift");
+        let unkeyed = table_statements(Some(&rs), &l, None, None, PgMerge::Auto).expect("redshift");
         assert!(unkeyed
             .iter()
             .all(|(_, s)| *s != m.delete && *s != m.count_deleted));
-        assert!(
-            table_statements(None, &TableLayout::pending(l.table.clone()), None, None)
-                .expect("pending")
-                .is_empty()
-        );
+        assert!(table_statements(
+            None,
+            &TableLayout::pending(l.table.clone()),
+            None,
+            None,
+            PgMerge::Auto
+        )
+        .expect("pending")
+        .is_empty());
     }
 }

@@ -24,7 +24,7 @@ mod writer;
 
 pub use error::classify;
 use error::column;
-pub use merge_sql::TargetShape;
+pub use merge_sql::{KeyIndex, PgMerge, TargetShape};
 pub use sql::{quote_ident, quote_table};
 pub use tls::{client_config, TlsSetting};
 pub use writer::PgTableWriter;
@@ -58,6 +58,8 @@ pub struct PgSettings {
     /// and exactly-once are the same; staging, the merge's statements, the DDL and tidemark's
     /// own tables are the dialect's.
     pub redshift: Option<Arc<redshift::RedshiftSettings>>,
+    /// How the PostgreSQL dialect applies a batch (`warehouse.merge`); unused on Redshift.
+    pub merge: PgMerge,
 }
 
 /// Without the URL and the password: they may hold credentials.
@@ -71,6 +73,7 @@ impl std::fmt::Debug for PgSettings {
             .field("pipeline", &self.pipeline)
             .field("statement_timeout", &self.statement_timeout)
             .field("redshift", &self.redshift)
+            .field("merge", &self.merge)
             .finish()
     }
 }

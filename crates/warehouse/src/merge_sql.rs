@@ -12,7 +12,12 @@ pub(crate) struct MergeSql {
     /// Drops the stage of an earlier layout version.
     pub drop_stage: String,
     pub copy_in: String,
-    pub analyze_stage: String,
+    /// Gives the planner the stage's size; `None` when the merge's statements do not join by
+    /// estimates (the upsert: its insert joins nothing and its delete probes the key index).
+    pub analyze_stage: Option<String>,
+    /// An index covers the key: the joins are steered to probe it
+    /// ([`crate::sql::PREFER_INDEX_PROBES`]).
+    pub probe_index: bool,
     /// Empties the stage between the pieces of one merge.
     pub clear_stage: String,
     /// Fills the staged values the source did not send (unchanged TOASTed columns) from the
@@ -33,22 +38,48 @@ pub(crate) struct MergeSql {
     key_match: String,
     /// The columns the insert writes, quoted.
     insert_names: Vec<String>,
+    /// What the insert writes into each of `insert_names`, from the stage `s`.
+    values: Vec<String>,
     /// The key columns, quoted.
     key_names: Vec<String>,
 }
 
-/// What the target's indexes let the merge do, found once per key set.
+/// What the target's indexes and columns let the merge do, found once per key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetShape {
+pub struct TargetShape {
+    pub index: KeyIndex,
+    /// The target's columns tidemark does not write (unmanaged, excluded): an update in place
+    /// resets them to their DEFAULT, as the delete and insert it replaces did.
+    pub others: Vec<String>,
+}
+
+/// The best index on the target for matching rows by the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyIndex {
     /// No index covers the key: each merge scans the target to delete the staged keys.
-    Unindexed,
+    None,
     /// An index covers the key but cannot arbitrate `ON CONFLICT` (not unique, partial,
     /// deferrable, or on more columns): the delete probes it, then the insert.
-    Indexed,
-    /// A unique index on exactly the key: [`MergeSql::upserting`]. `others` are the target's
-    /// columns tidemark does not write (unmanaged, excluded): an update resets them to their
-    /// DEFAULT, as the delete and insert it replaces did.
-    Unique { others: Vec<String> },
+    Covering,
+    /// A unique index on exactly the key: `ON CONFLICT (key)` can use it.
+    Unique,
+}
+
+/// How the PostgreSQL dialect applies a batch (`warehouse.merge`). Every strategy gives the
+/// same rows; they differ in the target's churn and PostgreSQL's CPU (measured by `cargo bench
+/// -p tidemark-e2e --bench refresh -- --merges …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PgMerge {
+    /// The upsert ([`MergeSql::upserting`]) when a unique index on exactly the key exists,
+    /// else delete + insert.
+    #[default]
+    Auto,
+    /// Delete every staged key, then insert the non-delete winners, whatever the indexes (an
+    /// update reaches triggers and logical decoding as a DELETE and an INSERT).
+    DeleteInsert,
+    /// PostgreSQL 15's `MERGE` for the non-delete winners (update the matched row in place,
+    /// insert the others) after deleting the delete winners; needs no unique index.
+    Merge,
 }
 
 impl MergeSql {
@@ -141,7 +172,8 @@ impl MergeSql {
             values.join(", ")
         );
         Self {
-            analyze_stage: format!("ANALYZE {stage}"),
+            analyze_stage: Some(format!("ANALYZE {stage}")),
+            probe_index: false,
             clear_stage: format!("TRUNCATE {stage}"),
             create_stage,
             drop_stage: format!("DROP TABLE {stage}"),
@@ -154,6 +186,7 @@ impl MergeSql {
             target,
             key_match,
             insert_names,
+            values,
             key_names: key_columns
                 .iter()
                 .map(|&i| quote_ident(&layout.columns[i].name))
@@ -161,21 +194,20 @@ impl MergeSql {
         }
     }
 
-    /// The statements for a target of `shape` (see [`TargetShape`]): what the writer runs and
+    /// The statements `strategy` runs on a target of `shape`: what the writer runs and
     /// `tidemark sql` shows.
-    pub fn for_shape(self, shape: &TargetShape, soft_delete: bool) -> Self {
-        match shape {
-            TargetShape::Unique { others } => self.upserting(soft_delete, others),
-            TargetShape::Unindexed | TargetShape::Indexed => self,
+    pub fn for_shape(mut self, shape: &TargetShape, soft_delete: bool, strategy: PgMerge) -> Self {
+        self.probe_index = shape.index != KeyIndex::None;
+        match (strategy, shape.index) {
+            (PgMerge::Auto, KeyIndex::Unique) => self.upserting(soft_delete, &shape.others),
+            (PgMerge::Merge, _) => self.merging(soft_delete, &shape.others),
+            (PgMerge::Auto | PgMerge::DeleteInsert, _) => self,
         }
     }
 
-    /// The statements for a target with a unique index on the key: the delete removes only
-    /// the rows of delete winners (none with soft deletes, which mark them), and the insert
-    /// updates a row of the same key in place (`ON CONFLICT … DO UPDATE`) instead of
-    /// inserting a new version next to a deleted one: no dead tuple and no new index entries
-    /// per update (a HOT update when no indexed column changes).
-    fn upserting(mut self, soft_delete: bool, others: &[String]) -> Self {
+    /// Deletes only the rows of delete winners (none with soft deletes, which mark them):
+    /// the upsert and MERGE write the others in place.
+    fn delete_winners_only(&mut self, soft_delete: bool) {
         let target = &self.target;
         let stage = quote_ident(STAGE);
         let flag = quote_ident(DELETE_FLAG);
@@ -188,17 +220,63 @@ impl MergeSql {
                  {key_match} RETURNING 1) SELECT count(*) FROM d"
             )
         };
-        let assign: Vec<String> = self
-            .insert_names
+    }
+
+    /// `c = <new value>, …, <unwritten column> = DEFAULT` for an update in place, where
+    /// `new_value(i)` is the new value of `insert_names[i]` (`EXCLUDED.c` for ON CONFLICT, the
+    /// staged value for MERGE); the key columns are left as they are.
+    fn assignments(&self, others: &[String], new_value: impl Fn(usize) -> String) -> Vec<String> {
+        self.insert_names
             .iter()
-            .filter(|n| !self.key_names.contains(n))
-            .map(|n| format!("{n} = EXCLUDED.{n}"))
+            .enumerate()
+            .filter(|(_, n)| !self.key_names.contains(n))
+            .map(|(i, n)| format!("{n} = {}", new_value(i)))
             .chain(
                 others
                     .iter()
                     .map(|o| format!("{} = DEFAULT", quote_ident(o))),
             )
-            .collect();
+            .collect()
+    }
+
+    /// PostgreSQL 15's `MERGE` of the non-delete winners: the matched row updated in place
+    /// (unwritten columns back to their DEFAULT), the others inserted. A join, like the
+    /// delete: the stage is analyzed and the key index (if any) probed.
+    fn merging(mut self, soft_delete: bool, others: &[String]) -> Self {
+        self.delete_winners_only(soft_delete);
+        let stage = quote_ident(STAGE);
+        let flag = quote_ident(DELETE_FLAG);
+        let assign = self.assignments(others, |i| self.values[i].clone());
+        let update = if assign.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "WHEN MATCHED AND NOT s.{flag} THEN UPDATE SET {} ",
+                assign.join(", ")
+            )
+        };
+        self.insert = format!(
+            "MERGE INTO {} AS t USING {stage} AS s ON {} {update}WHEN NOT MATCHED AND NOT \
+             s.{flag} THEN INSERT ({}) VALUES ({})",
+            self.target,
+            self.key_match,
+            self.insert_names.join(", "),
+            self.values.join(", ")
+        );
+        self
+    }
+
+    /// The statements for a target with a unique index on the key: the delete removes only
+    /// the rows of delete winners (none with soft deletes, which mark them), and the insert
+    /// updates a row of the same key in place (`ON CONFLICT … DO UPDATE`) instead of
+    /// inserting a new version next to a deleted one: no dead tuple and no new index entries
+    /// per update (a HOT update when no indexed column changes).
+    fn upserting(mut self, soft_delete: bool, others: &[String]) -> Self {
+        self.delete_winners_only(soft_delete);
+        // The insert joins nothing and the delete probes the unique index: no statistics
+        // needed.
+        self.analyze_stage = None;
+        let assign = self.assignments(others, |i| format!("EXCLUDED.{}", self.insert_names[i]));
         let action = if assign.is_empty() {
             "DO NOTHING".to_string()
         } else {

@@ -18,6 +18,7 @@ use tidemark_ports::{MergeRequest, TableWriter, Warehouse, WarehouseError};
 use tidemark_testkit::LocalPostgres;
 
 use super::{PgSettings, PgWarehouse};
+use crate::merge_sql::{KeyIndex, PgMerge, TargetShape};
 
 /// The dialects the adapter speaks; the Redshift one runs on PostgreSQL with
 /// [`tidemark_testkit::REDSHIFT_ON_POSTGRES`].
@@ -29,11 +30,23 @@ enum Dialect {
 
 const DIALECTS: [Dialect; 2] = [Dialect::Postgres, Dialect::Redshift];
 
+/// Every way a batch is applied: each PostgreSQL strategy, and Redshift's.
+const APPLY_PATHS: [(Dialect, PgMerge); 4] = [
+    (Dialect::Postgres, PgMerge::Auto),
+    (Dialect::Postgres, PgMerge::DeleteInsert),
+    (Dialect::Postgres, PgMerge::Merge),
+    (Dialect::Redshift, PgMerge::Auto),
+];
+
 fn warehouse(pg: &LocalPostgres) -> PgWarehouse {
     warehouse_in(pg, Dialect::Postgres)
 }
 
 fn warehouse_in(pg: &LocalPostgres, dialect: Dialect) -> PgWarehouse {
+    warehouse_with(pg, dialect, PgMerge::Auto)
+}
+
+fn warehouse_with(pg: &LocalPostgres, dialect: Dialect, merge: PgMerge) -> PgWarehouse {
     PgWarehouse::new(PgSettings {
         password: None,
         tls: None,
@@ -43,6 +56,7 @@ fn warehouse_in(pg: &LocalPostgres, dialect: Dialect) -> PgWarehouse {
         statement_timeout: Duration::from_secs(30),
         redshift: (dialect == Dialect::Redshift)
             .then(|| Arc::new(crate::redshift::RedshiftSettings::default())),
+        merge,
     })
     .expect("settings")
 }
@@ -140,12 +154,21 @@ async fn setup_in(
     with_pk: bool,
     dialect: Dialect,
 ) -> (PgWarehouse, Box<dyn TableWriter>) {
+    setup_with(pg, with_pk, dialect, PgMerge::Auto).await
+}
+
+async fn setup_with(
+    pg: &LocalPostgres,
+    with_pk: bool,
+    dialect: Dialect,
+    merge: PgMerge,
+) -> (PgWarehouse, Box<dyn TableWriter>) {
     if dialect == Dialect::Redshift {
         batch(pg, tidemark_testkit::REDSHIFT_ON_POSTGRES).await;
     }
     let pk = if with_pk { "PRIMARY KEY" } else { "" };
     sql(pg, &format!("CREATE TABLE public.t (id bigint {pk}, name text, small smallint, loaded timestamptz DEFAULT now())")).await;
-    let w = warehouse_in(pg, dialect);
+    let w = warehouse_with(pg, dialect, merge);
     w.prepare().await.expect("prepare");
     w.prepare().await.expect("prepare is idempotent");
     let table = TableName::parse("public.t").unwrap();
@@ -169,9 +192,12 @@ async fn setup_in(
 #[tokio::test]
 async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction() {
     let pg = LocalPostgres::start().expect("postgres");
-    for (dialect, with_pk) in DIALECTS.into_iter().flat_map(|d| [(d, true), (d, false)]) {
+    let paths = APPLY_PATHS
+        .into_iter()
+        .flat_map(|(d, m)| [(d, m, true), (d, m, false)]);
+    for (dialect, merge, with_pk) in paths {
         reset(&pg).await;
-        let (w, mut writer) = setup_in(&pg, with_pk, dialect).await;
+        let (w, mut writer) = setup_with(&pg, with_pk, dialect, merge).await;
         let epoch = w.next_epoch().await.unwrap();
         assert_eq!(w.claim(&[tp(0)], epoch).await.unwrap(), vec![None]);
         let stats = writer
@@ -208,7 +234,7 @@ async fn merges_apply_latest_state_and_advance_the_watermark_in_one_transaction(
         // gives it), with an upsert in place as with a delete and an insert.
         assert!(
             loaded_at(&pg).await > first_loaded,
-            "{dialect:?} pk {with_pk}"
+            "{dialect:?} {merge:?} pk {with_pk}"
         );
         let loaded = sql(
             &pg,
@@ -421,7 +447,7 @@ async fn key_index_detection() {
     // Whether deleting by key can probe an index.
     let has = |t: &'static str, k: Vec<String>| {
         let shape = &shape;
-        async move { shape(t, k).await != crate::merge_sql::TargetShape::Unindexed }
+        async move { shape(t, k).await.index != KeyIndex::None }
     };
 
     assert!(has("a", key(&["id"])).await);
@@ -453,22 +479,28 @@ async fn key_index_detection() {
         "CREATE TABLE public.f (id bigint UNIQUE DEFERRABLE, x text)",
     )
     .await;
-    use crate::merge_sql::TargetShape;
-    let unique = |others: &[&str]| TargetShape::Unique {
+    let is = |index: KeyIndex, others: &[&str]| TargetShape {
+        index,
         others: key(others),
     };
-    assert_eq!(shape("a", key(&["id"])).await, unique(&[]));
-    assert_eq!(shape("b", key(&["id"])).await, TargetShape::Unindexed);
-    assert_eq!(shape("c", key(&["id", "line"])).await, TargetShape::Indexed);
+    assert_eq!(shape("a", key(&["id"])).await, is(KeyIndex::Unique, &[]));
+    assert_eq!(shape("b", key(&["id"])).await, is(KeyIndex::None, &[]));
+    assert_eq!(
+        shape("c", key(&["id", "line"])).await,
+        is(KeyIndex::Covering, &["line"])
+    );
     assert_eq!(
         shape("d", key(&["id"])).await,
-        TargetShape::Indexed,
+        is(KeyIndex::Covering, &["loaded"]),
         "partial"
     );
-    assert_eq!(shape("e", key(&["id", "line"])).await, unique(&["line"]));
+    assert_eq!(
+        shape("e", key(&["id", "line"])).await,
+        is(KeyIndex::Unique, &["line"])
+    );
     assert_eq!(
         shape("f", key(&["id"])).await,
-        TargetShape::Indexed,
+        is(KeyIndex::Covering, &[]),
         "deferrable"
     );
 }

@@ -11,7 +11,7 @@ use crate::cell::stage_pg_type;
 use crate::ddl::{sync_target, Synced};
 use crate::diagnose::{cast_failure, Applying};
 use crate::error::column;
-use crate::merge_sql::{MergeSql, TargetShape};
+use crate::merge_sql::{KeyIndex, MergeSql, TargetShape};
 use crate::sql;
 use crate::stage;
 use crate::{classify, connect, quote_table, PgSettings};
@@ -152,7 +152,11 @@ impl PgTableWriter {
             match sync_target(&tx, &layout).await? {
                 // Its primary key is the key.
                 Synced::Created => {
-                    key_index = Some((key_columns.clone(), TargetShape::Unique { others: vec![] }))
+                    let shape = TargetShape {
+                        index: KeyIndex::Unique,
+                        others: Vec::new(),
+                    };
+                    key_index = Some((key_columns.clone(), shape));
                 }
                 Synced::Matching => {}
                 Synced::Deferred => {
@@ -175,10 +179,8 @@ impl PgTableWriter {
             let shape = target_shape(&tx, &layout, &key_names).await?;
             key_index = Some((key_columns.clone(), shape));
         }
-        let shape = key_index.as_ref().map(|(_, s)| s);
-        let indexed = shape.is_some_and(|s| *s != TargetShape::Unindexed);
-        let statements = match shape {
-            Some(shape) => statements.for_shape(shape, layout.soft_delete),
+        let statements = match key_index.as_ref().map(|(_, s)| s) {
+            Some(shape) => statements.for_shape(shape, layout.soft_delete, settings.merge),
             None => statements,
         };
         // Phase timings (summed over the pieces), for `TIDEMARK_LOG=tidemark_warehouse=debug`.
@@ -215,11 +217,13 @@ impl PgTableWriter {
             }
             // Without statistics the planner guesses the stage's size and may scan the whole
             // target for every merge; with them it uses the target's key index.
-            tx.batch_execute(&statements.analyze_stage)
-                .await
-                .map_err(|e| classify(e, "analyzing stage"))?;
+            if let Some(analyze) = &statements.analyze_stage {
+                tx.batch_execute(analyze)
+                    .await
+                    .map_err(|e| classify(e, "analyzing stage"))?;
+            }
             lap(1);
-            if indexed && i == 0 {
+            if statements.probe_index && i == 0 {
                 // The planner prefers hashing the stage and scanning the whole target, whose
                 // cost grows with the table (measured: 105 ms vs 35 ms for 10k keys against 1M
                 // rows). Probing the key index per staged row stays flat.
@@ -450,9 +454,9 @@ pub(crate) fn batch_key(
     }
 }
 
-/// What the target's indexes allow (see [`TargetShape`]). Every merge deletes the staged keys
-/// from the target: without an index whose columns are all key columns, each merge scans the
-/// whole table. Said once, at the first merge.
+/// What the target's indexes and columns allow (see [`TargetShape`]). Every merge deletes the
+/// staged keys from the target: without an index whose columns are all key columns, each merge
+/// scans the whole table. Said once, at the first merge.
 pub(crate) async fn target_shape(
     client: &impl GenericClient,
     layout: &TableLayout,
@@ -465,33 +469,34 @@ pub(crate) async fn target_shape(
         .await
         .map_err(|e| classify(e, ctx))?;
     let (covers, arbiter): (bool, bool) = (column(&row, 0, ctx)?, column(&row, 1, ctx)?);
-    if arbiter {
-        let ctx = "reading the target's columns";
-        let rows = client
-            .query(sql::WRITABLE_COLUMNS, &[&table])
-            .await
-            .map_err(|e| classify(e, ctx))?;
-        let mut others = Vec::new();
-        for r in &rows {
-            let name: String = column(r, 0, ctx)?;
-            let written = layout.columns.iter().any(|c| c.name == name)
-                || (layout.soft_delete && SOFT_DELETE_COLUMNS.contains(&name.as_str()));
-            if !written {
-                others.push(name);
-            }
+    let ctx = "reading the target's columns";
+    let rows = client
+        .query(sql::WRITABLE_COLUMNS, &[&table])
+        .await
+        .map_err(|e| classify(e, ctx))?;
+    let mut others = Vec::new();
+    for r in &rows {
+        let name: String = column(r, 0, ctx)?;
+        let written = layout.columns.iter().any(|c| c.name == name)
+            || (layout.soft_delete && SOFT_DELETE_COLUMNS.contains(&name.as_str()));
+        if !written {
+            others.push(name);
         }
-        return Ok(TargetShape::Unique { others });
     }
-    if covers {
-        return Ok(TargetShape::Indexed);
-    }
-    tracing::warn!(
-        table = %layout.table,
-        key = ?key,
-        "no index covers the key columns: every merge scans the whole table; \
-         consider CREATE INDEX ON the key columns"
-    );
-    Ok(TargetShape::Unindexed)
+    let index = match (arbiter, covers) {
+        (true, _) => KeyIndex::Unique,
+        (false, true) => KeyIndex::Covering,
+        (false, false) => {
+            tracing::warn!(
+                table = %layout.table,
+                key = ?key,
+                "no index covers the key columns: every merge scans the whole table; \
+                 consider CREATE INDEX ON the key columns"
+            );
+            KeyIndex::None
+        }
+    };
+    Ok(TargetShape { index, others })
 }
 
 async fn advance(

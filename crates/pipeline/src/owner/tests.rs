@@ -74,6 +74,7 @@ async fn start_owner(
         pipeline: "bound".into(),
         statement_timeout: Duration::from_secs(60),
         redshift: None,
+        merge: Default::default(),
     })
     .expect("settings");
     warehouse.prepare().await.expect("prepare");

@@ -12,7 +12,7 @@ use tidemark_pipeline::{adopt_recorded_key, table_layout, TableSpec};
 use tidemark_ports::{Warehouse, WarehouseError};
 use tidemark_warehouse::dry_run::{self, Named, SHOWN_STAGED_ROWS};
 use tidemark_warehouse::redshift::RedshiftSettings;
-use tidemark_warehouse::{quote_ident, PgWarehouse};
+use tidemark_warehouse::{quote_ident, PgMerge, PgWarehouse};
 
 use crate::error::CliError;
 use crate::wiring;
@@ -60,7 +60,14 @@ async fn render(
         }
     }
     for spec in specs {
-        table_section(&mut out, warehouse, redshift, spec).await?;
+        table_section(
+            &mut out,
+            warehouse,
+            redshift,
+            wiring::pg_merge(config),
+            spec,
+        )
+        .await?;
     }
     let label = format!("{schema} (tidemark's own tables)");
     out.push_str(&format!(
@@ -76,6 +83,7 @@ async fn table_section(
     out: &mut String,
     warehouse: &PgWarehouse,
     redshift: Option<&RedshiftSettings>,
+    merge: PgMerge,
     spec: &TableSpec,
 ) -> Result<(), CliError> {
     let target = &spec.target;
@@ -164,11 +172,12 @@ async fn table_section(
         Some(key) => warehouse.target_shape(&layout, key).await?,
         None => None,
     };
-    let statements = dry_run::table_statements(redshift, &layout, key.as_deref(), shape.as_ref())
-        .map_err(|source| CliError::Sql {
-        table: target.to_string(),
-        source,
-    })?;
+    let statements =
+        dry_run::table_statements(redshift, &layout, key.as_deref(), shape.as_ref(), merge)
+            .map_err(|source| CliError::Sql {
+                table: target.to_string(),
+                source,
+            })?;
     push_statements(out, &target.to_string(), statements);
     Ok(())
 }

@@ -175,8 +175,14 @@ fn every_statement() -> Vec<(String, String)> {
         ));
         // What the writer runs, as `tidemark sql` lists it, in both staging modes.
         for (mode, settings) in [("insert", &insert), ("s3", &s3)] {
-            let statements =
-                crate::dry_run::table_statements(Some(settings), l, Some(&key), None).unwrap();
+            let statements = crate::dry_run::table_statements(
+                Some(settings),
+                l,
+                Some(&key),
+                None,
+                Default::default(),
+            )
+            .unwrap();
             for (step, sql) in statements {
                 out.push((format!("{name}, {mode} staging: {step}"), sql));
             }

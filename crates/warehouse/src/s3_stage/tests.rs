@@ -574,6 +574,7 @@ async fn the_writer_uploads_then_removes_the_files_whatever_the_copy_does() {
             staging: crate::redshift::Staging::S3(settings(Some(moto.endpoint()))),
             tables: Default::default(),
         })),
+        merge: Default::default(),
     })
     .expect("warehouse");
     w.prepare().await.expect("prepare");
