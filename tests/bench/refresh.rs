@@ -509,18 +509,12 @@ struct Run {
 /// Empties the targets and tidemark's own schema (offsets, epochs, dead letters) so the next
 /// refresh applies the same backlog from the start, and checkpoints so the earlier run's dirty
 /// pages are not written (and counted) during the next.
-fn reset(url: &str, setups: &[TableSetup]) {
-    block_on(async {
-        let client = tidemark_testkit::connect(url).await.expect("connect");
-        let targets: Vec<&str> = setups.iter().map(|s| s.target.as_str()).collect();
-        client
-            .batch_execute(&format!(
-                "DROP SCHEMA tidemark CASCADE; TRUNCATE {}; CHECKPOINT",
-                targets.join(", ")
-            ))
-            .await
-            .expect("reset");
-    });
+fn reset(stack: &Stack, setups: &[TableSetup]) {
+    let targets: Vec<&str> = setups.iter().map(|s| s.target.as_str()).collect();
+    stack.sql(&format!(
+        "DROP SCHEMA tidemark CASCADE; TRUNCATE {}; CHECKPOINT",
+        targets.join(", ")
+    ));
 }
 
 fn main() {
@@ -528,15 +522,7 @@ fn main() {
     cargo_build_release("tidemark", "tidemark");
     let mut stack = Stack::start();
     if let Some(size) = &a.shared_buffers {
-        block_on(async {
-            let client = tidemark_testkit::connect(&stack.url())
-                .await
-                .expect("connect");
-            client
-                .batch_execute(&format!("ALTER SYSTEM SET shared_buffers = '{size}'"))
-                .await
-                .expect("shared_buffers");
-        });
+        stack.sql(&format!("ALTER SYSTEM SET shared_buffers = '{size}'"));
         stack.pg.restart().expect("restart postgres");
     }
     let mut setups: Vec<TableSetup> = if a.typed {
@@ -550,20 +536,9 @@ fn main() {
     }
     stack.prepare(&setups, a.partitions);
     if a.no_autovacuum {
-        block_on(async {
-            let client = tidemark_testkit::connect(&stack.url())
-                .await
-                .expect("connect");
-            for statement in [
-                "ALTER SYSTEM SET autovacuum = off",
-                "SELECT pg_reload_conf()",
-            ] {
-                client
-                    .batch_execute(statement)
-                    .await
-                    .expect("autovacuum off");
-            }
-        });
+        // Apart: ALTER SYSTEM cannot run in the implicit transaction of several statements.
+        stack.sql("ALTER SYSTEM SET autovacuum = off");
+        stack.sql("SELECT pg_reload_conf()");
     }
     if a.key_index && setups.iter().any(|s| s.target == "public.customer_target") {
         stack.sql("CREATE INDEX ON public.customer_target (customer_id)");
@@ -586,7 +561,7 @@ fn main() {
     let mut runs = Vec::new();
     for (n, merge) in merges.iter().enumerate() {
         if n > 0 {
-            reset(&stack.url(), &setups);
+            reset(&stack, &setups);
         }
         stack.warehouse = merge
             .as_ref()
@@ -674,12 +649,12 @@ fn main() {
     let first = &runs[0];
     let first_pg = per_event(first.pg, produced);
     let first_rate = produced as f64 / first.wall.as_secs_f64();
-    for run in &runs {
+    for (n, run) in runs.iter().enumerate() {
         let tm = per_event(run.cpu, produced);
         let pg = per_event(run.pg, produced);
         let rate = produced as f64 / run.wall.as_secs_f64();
         println!("  merge = {}", run.merge);
-        println!("    throughput         {rate:>10.0} events/s   (wall {:.1} s; broker and PostgreSQL share the 2 cores){}", run.wall.as_secs_f64(), vs(run, first, rate / first_rate));
+        println!("    throughput         {rate:>10.0} events/s   (wall {:.1} s; broker and PostgreSQL share the 2 cores){}", run.wall.as_secs_f64(), vs(n, first, rate / first_rate));
         println!(
             "    tidemark CPU       {tm:>10.2} µs/event   = {:.2}× the decode floor (user+sys {:.1} s)",
             tm / dec,
@@ -688,7 +663,7 @@ fn main() {
         println!(
             "    PostgreSQL CPU     {pg:>10.2} µs/event   = {:.2}× the COPY floor (server CPU during the refresh){}",
             pg / copy,
-            vs(run, first, pg / first_pg)
+            vs(n, first, pg / first_pg)
         );
         println!(
             "    tidemark peak RSS  {:>10.1} MiB",
@@ -712,9 +687,9 @@ fn main() {
     );
 }
 
-/// `, 1.23× merge = x's` for a run after the first.
-fn vs(run: &Run, first: &Run, ratio: f64) -> String {
-    if std::ptr::eq(run, first) {
+/// `1.23× merge = x's` for the `n`th run, after the first.
+fn vs(n: usize, first: &Run, ratio: f64) -> String {
+    if n == 0 {
         String::new()
     } else {
         format!("   {ratio:.2}× merge = {}'s", first.merge)

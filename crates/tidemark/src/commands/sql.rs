@@ -59,15 +59,9 @@ async fn render(
             ));
         }
     }
+    let merge = wiring::pg_merge(config);
     for spec in specs {
-        table_section(
-            &mut out,
-            warehouse,
-            redshift,
-            wiring::pg_merge(config),
-            spec,
-        )
-        .await?;
+        table_section(&mut out, warehouse, redshift, merge, spec).await?;
     }
     let label = format!("{schema} (tidemark's own tables)");
     out.push_str(&format!(
