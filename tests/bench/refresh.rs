@@ -15,7 +15,10 @@
 //!
 //! `cargo bench -p tidemark-e2e --bench refresh -- [--events N] [--partitions P] [--slices S]
 //! [--typed] [--seed N] [--key-index] [--no-autovacuum] [--shared-buffers SIZE]
-//! [--only TABLE,…] [--merges STRATEGY,…]`
+//! [--only TABLE,…] [--merges STRATEGY,…] [--statements]`
+//!
+//! `--statements` (diagnostic) loads `pg_stat_statements` and prints, after each run, the
+//! statements that took most of the server's time (execution + planning, µs per event).
 //!
 //! `--only customer,orders,order_line` keeps only those tables (e.g. `orders,order_line`: the
 //! two with a primary key). `--merges delete-insert,auto,merge` runs `tidemark refresh` once
@@ -50,6 +53,9 @@ struct Args {
     no_autovacuum: bool,
     /// Diagnostic: PostgreSQL's shared_buffers (the throwaway server uses 128MB).
     shared_buffers: Option<String>,
+    /// Diagnostic: load pg_stat_statements and print, per run, where the server's time went by
+    /// statement.
+    statements: bool,
     events: u64,
     partitions: i32,
     slices: usize,
@@ -66,6 +72,7 @@ fn args() -> Args {
         key_index: false,
         no_autovacuum: false,
         shared_buffers: None,
+        statements: false,
         events: 1_000_000,
         partitions: 6,
         slices: 2,
@@ -106,6 +113,11 @@ fn args() -> Args {
             ("--shared-buffers", _) => {
                 a.shared_buffers = argv.get(i + 1).cloned();
                 i += 2;
+                continue;
+            }
+            ("--statements", _) => {
+                a.statements = true;
+                i += 1;
                 continue;
             }
             ("--no-autovacuum", _) => {
@@ -504,6 +516,69 @@ struct Run {
     cpu: Duration,
     rss: u64,
     pg: Duration,
+    /// With `--statements`: the statements that took most of the server's time.
+    statements: Vec<Statement>,
+    /// With `--statements`: per target, rows inserted, updated (of which HOT), deleted, and
+    /// autovacuum / autoanalyze runs.
+    tables: Vec<Vec<Option<String>>>,
+}
+
+/// One normalized statement's share of a run, from pg_stat_statements.
+struct Statement {
+    calls: u64,
+    rows: u64,
+    /// Execution + planning time, summed over its calls.
+    time: Duration,
+    /// Of which planning.
+    plan: Duration,
+    query: String,
+}
+
+/// Row and maintenance activity on the targets since the last reset.
+fn table_activity(url: &str) -> Vec<Vec<Option<String>>> {
+    query_text(
+        url,
+        "SELECT format('%I.%I', schemaname, relname), n_tup_ins::text, n_tup_upd::text, \
+         n_tup_hot_upd::text, n_tup_del::text, autovacuum_count::text, autoanalyze_count::text \
+         FROM pg_stat_user_tables WHERE schemaname <> 'tidemark' ORDER BY 1",
+    )
+}
+
+/// The statements that took most of the server's time since the last reset (the checks
+/// against the oracle run after this is read).
+fn top_statements(url: &str) -> Vec<Statement> {
+    let rows = query_text(
+        url,
+        "SELECT calls::text, rows::text, (total_exec_time + total_plan_time)::text, \
+         total_plan_time::text, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements \
+         WHERE query NOT LIKE '%pg_stat_statements%' \
+         ORDER BY total_exec_time + total_plan_time DESC LIMIT 12",
+    );
+    let num = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    rows.iter()
+        .map(|r| Statement {
+            calls: num(&r[0]) as u64,
+            rows: num(&r[1]) as u64,
+            time: Duration::from_secs_f64(num(&r[2]) / 1000.0),
+            plan: Duration::from_secs_f64(num(&r[3]) / 1000.0),
+            query: r[4].clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Vacuums and analyzes the targets and checkpoints, so the last run's maintenance (an
+/// autovacuum of its dead rows, its dirty pages) falls in no floor's window. Without it one
+/// run's write floor measured 3.76 µs/row where the runs before measured 1.76–1.91.
+fn settle(stack: &Stack, setups: &[TableSetup]) {
+    for s in setups {
+        // Apart: VACUUM cannot run in the implicit transaction of several statements.
+        stack.sql(&format!("VACUUM (ANALYZE) {}", s.target));
+    }
+    stack.sql("CHECKPOINT");
 }
 
 /// Empties the targets and tidemark's own schema (offsets, epochs, dead letters) so the next
@@ -523,7 +598,18 @@ fn main() {
     let mut stack = Stack::start();
     if let Some(size) = &a.shared_buffers {
         stack.sql(&format!("ALTER SYSTEM SET shared_buffers = '{size}'"));
+    }
+    if a.statements {
+        stack.sql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
+    }
+    if a.shared_buffers.is_some() || a.statements {
         stack.pg.restart().expect("restart postgres");
+    }
+    if a.statements {
+        stack.sql("CREATE EXTENSION pg_stat_statements");
+        // Known only once the library is loaded.
+        stack.sql("ALTER SYSTEM SET pg_stat_statements.track_planning = on");
+        stack.sql("SELECT pg_reload_conf()");
     }
     let mut setups: Vec<TableSetup> = if a.typed {
         salesdb_typed_setups()
@@ -562,6 +648,9 @@ fn main() {
     for (n, merge) in merges.iter().enumerate() {
         if n > 0 {
             reset(&stack, &setups);
+        } else {
+            // Every run starts from a checkpoint, as `reset` leaves the later ones.
+            stack.sql("CHECKPOINT");
         }
         stack.warehouse = merge
             .as_ref()
@@ -573,11 +662,20 @@ fn main() {
             &setups,
             &format!("[coordination]\nslices = {}\n", a.slices),
         );
+        if a.statements {
+            stack.sql("SELECT pg_stat_statements_reset(); SELECT pg_stat_reset()");
+        }
         let pg_before = stack.pg.server_cpu_time();
         eprintln!("tidemark refresh (merge {label})…");
         let (wall, cpu, rss, stdout) = run_refresh(&config);
         std::thread::sleep(Duration::from_millis(500)); // let backends exit and be reaped
         let pg = stack.pg.server_cpu_time() - pg_before;
+        // Before the oracle check's own statements.
+        let (statements, tables) = if a.statements {
+            (top_statements(&stack.url()), table_activity(&stack.url()))
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("summary json");
         let applied = summary_total(&summary, "events");
         assert_eq!(applied, produced, "refresh applied {applied} of {produced}");
@@ -589,9 +687,12 @@ fn main() {
             cpu,
             rss,
             pg,
+            statements,
+            tables,
         });
     }
 
+    settle(&stack, &setups);
     eprintln!("decode floor…");
     let floor_cpu = decode_floor(&a, &setups);
     eprintln!("write floor…");
@@ -669,6 +770,31 @@ fn main() {
             "    tidemark peak RSS  {:>10.1} MiB",
             run.rss as f64 / (1 << 20) as f64
         );
+        if !run.statements.is_empty() {
+            let listed: Duration = run.statements.iter().map(|s| s.time).sum();
+            println!(
+                "    statements (exec + plan time; the top {} cover {:.2} µs/event of the {pg:.2} µs/event of server CPU):",
+                run.statements.len(),
+                per_event(listed, produced)
+            );
+        }
+        for t in &run.tables {
+            let f = |i: usize| t[i].as_deref().unwrap_or("-");
+            println!(
+                "      {}: {} inserted, {} updated ({} HOT), {} deleted; autovacuum {}, autoanalyze {}",
+                f(0), f(1), f(2), f(3), f(4), f(5), f(6)
+            );
+        }
+        for s in &run.statements {
+            let query: String = s.query.chars().take(110).collect();
+            println!(
+                "      {:>7.2} µs/event (plan {:>5.2}) {:>6} calls {:>8} rows  {query}",
+                per_event(s.time, produced),
+                per_event(s.plan, produced),
+                s.calls,
+                s.rows
+            );
+        }
     }
     let landing = per_event(reference.landing, reference.landed);
     let ranking = per_event(reference.procedure, reference.landed);

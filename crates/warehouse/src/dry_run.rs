@@ -82,8 +82,8 @@ pub fn table_statements(
                     "mark deleted rows (delete_mode = \"soft\")",
                     m.mark_deleted.filter(|_| keyed),
                 ),
-                // With a unique index on the key: `… ON CONFLICT (key) DO UPDATE`; with
-                // `merge = "merge"`: `MERGE INTO …`.
+                // As the strategy and the target's shape decide: `MERGE INTO …`, `… ON
+                // CONFLICT (key) DO UPDATE`, or a plain insert after the delete.
                 ("insert winners", Some(m.insert)),
                 (
                     "clear stage (between pieces of one merge)",
@@ -293,24 +293,36 @@ mod tests {
         let unique = TargetShape {
             index: crate::merge_sql::KeyIndex::Unique,
             others: vec!["loaded".into()],
+            has_merge: true,
         };
         let upsert = m.clone().for_shape(&unique, false, PgMerge::Auto);
         let shown =
             table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Auto).expect("pg");
+        assert!(upsert.insert.contains(" ON CONFLICT "), "{}", upsert.insert);
         assert!(shown.iter().any(|(_, s)| *s == upsert.insert), "{shown:?}");
         assert!(shown.iter().any(|(_, s)| *s == upsert.delete));
         assert!(shown.iter().any(|(_, s)| *s == sql::PREFER_INDEX_PROBES));
         assert!(
             shown.iter().all(|(n, _)| n != "analyze stage"),
-            "the upsert joins nothing"
+            "the upsert's joins probe the key index"
         );
-        // `merge = "merge"`: the MERGE, after analyzing the stage it joins.
+        // `merge = "merge"`: the MERGE, whose join probes the key index: no statistics needed.
         let merge = m.clone().for_shape(&unique, false, PgMerge::Merge);
         let shown =
             table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Merge).expect("pg");
         assert!(merge.insert.starts_with("MERGE INTO"), "{}", merge.insert);
         assert!(shown.iter().any(|(_, s)| *s == merge.insert));
+        assert!(shown.iter().all(|(n, _)| n != "analyze stage"));
+        // Without a key index the MERGE hashes the stage, after analyzing it.
+        let no_index = TargetShape {
+            index: crate::merge_sql::KeyIndex::None,
+            others: Vec::new(),
+            has_merge: true,
+        };
+        let shown =
+            table_statements(None, &l, Some(&[0]), Some(&no_index), PgMerge::Merge).expect("pg");
         assert!(shown.iter().any(|(n, _)| n == "analyze stage"));
+        assert!(shown.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         assert!(pg.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         let rs = redshift();
         let shown =

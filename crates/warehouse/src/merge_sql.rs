@@ -12,8 +12,8 @@ pub(crate) struct MergeSql {
     /// Drops the stage of an earlier layout version.
     pub drop_stage: String,
     pub copy_in: String,
-    /// Gives the planner the stage's size; `None` when the merge's statements do not join by
-    /// estimates (the upsert: its insert joins nothing and its delete probes the key index).
+    /// Gives the planner the stage's size, for the hash or merge join against a target
+    /// without a key index; `None` when an index covers the key (every join probes it).
     pub analyze_stage: Option<String>,
     /// An index covers the key: the joins are steered to probe it
     /// ([`crate::sql::PREFER_INDEX_PROBES`]).
@@ -51,6 +51,8 @@ pub struct TargetShape {
     /// The target's columns tidemark does not write (unmanaged, excluded): an update in place
     /// resets them to their DEFAULT, as the delete and insert it replaces did.
     pub others: Vec<String>,
+    /// The server has `MERGE` (PostgreSQL 15 or later).
+    pub has_merge: bool,
 }
 
 /// The best index on the target for matching rows by the key.
@@ -71,7 +73,9 @@ pub enum KeyIndex {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PgMerge {
     /// The upsert ([`MergeSql::upserting`]) when a unique index on exactly the key exists,
-    /// else delete + insert.
+    /// else delete + insert. Not MERGE: on the 1M-event benchmark's primary-key tables
+    /// PostgreSQL CPU per event measured MERGE 1.01× and 1.06× the upsert's (one run, MERGE
+    /// before and after it), and the upsert works before PostgreSQL 15.
     #[default]
     Auto,
     /// Delete every staged key, then insert the non-delete winners, whatever the indexes (an
@@ -198,6 +202,14 @@ impl MergeSql {
     /// `tidemark sql` shows.
     pub fn for_shape(mut self, shape: &TargetShape, soft_delete: bool, strategy: PgMerge) -> Self {
         self.probe_index = shape.index != KeyIndex::None;
+        if self.probe_index {
+            // With hash and merge joins off, every join with the stage probes the key index
+            // whatever the stage's estimated size: statistics change no plan. The ANALYZE took
+            // 1.21 µs per event (pg_stat_statements) where delete + insert used 7.93 µs of
+            // server CPU per event (`cargo bench -p tidemark-e2e --bench refresh -- --events
+            // 300000 --only orders,order_line --merges delete-insert --statements`).
+            self.analyze_stage = None;
+        }
         match (strategy, shape.index) {
             (PgMerge::Auto, KeyIndex::Unique) => self.upserting(soft_delete, &shape.others),
             (PgMerge::Merge, _) => self.merging(soft_delete, &shape.others),
@@ -241,7 +253,7 @@ impl MergeSql {
 
     /// PostgreSQL 15's `MERGE` of the non-delete winners: the matched row updated in place
     /// (unwritten columns back to their DEFAULT), the others inserted. A join, like the
-    /// delete: the stage is analyzed and the key index (if any) probed.
+    /// delete: it probes the key index if there is one, else hashes the analyzed stage.
     fn merging(mut self, soft_delete: bool, others: &[String]) -> Self {
         self.delete_winners_only(soft_delete);
         let stage = quote_ident(STAGE);
@@ -273,9 +285,6 @@ impl MergeSql {
     /// per update (a HOT update when no indexed column changes).
     fn upserting(mut self, soft_delete: bool, others: &[String]) -> Self {
         self.delete_winners_only(soft_delete);
-        // The insert joins nothing and the delete probes the unique index: no statistics
-        // needed.
-        self.analyze_stage = None;
         let assign = self.assignments(others, |i| format!("EXCLUDED.{}", self.insert_names[i]));
         let action = if assign.is_empty() {
             "DO NOTHING".to_string()

@@ -217,7 +217,8 @@ pub(crate) const SCHEMA_EXISTS: &str =
 /// it), and whether one can arbitrate `ON CONFLICT` on exactly the key (unique, immediate,
 /// not partial, no expressions, its key columns the key's).
 pub(crate) const KEY_INDEXES: &str = "
-    SELECT coalesce(bool_or(k.covers), false), coalesce(bool_or(k.covers AND k.arbiter), false)
+    SELECT coalesce(bool_or(k.covers), false), coalesce(bool_or(k.covers AND k.arbiter), false),
+           current_setting('server_version_num')::int >= 150000
     FROM (SELECT (SELECT bool_and(a.attname = ANY($2::text[]))
                   FROM pg_attribute a
                   WHERE a.attrelid = i.indrelid

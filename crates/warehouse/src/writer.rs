@@ -11,7 +11,7 @@ use crate::cell::stage_pg_type;
 use crate::ddl::{sync_target, Synced};
 use crate::diagnose::{cast_failure, Applying};
 use crate::error::column;
-use crate::merge_sql::{KeyIndex, MergeSql, TargetShape};
+use crate::merge_sql::{KeyIndex, MergeSql, PgMerge, TargetShape};
 use crate::sql;
 use crate::stage;
 use crate::{classify, connect, quote_table, PgSettings};
@@ -150,14 +150,8 @@ impl PgTableWriter {
         };
         if syncing {
             match sync_target(&tx, &layout).await? {
-                // Its primary key is the key.
-                Synced::Created => {
-                    let shape = TargetShape {
-                        index: KeyIndex::Unique,
-                        others: Vec::new(),
-                    };
-                    key_index = Some((key_columns.clone(), shape));
-                }
+                // Its shape is read below, in this transaction.
+                Synced::Created => key_index = None,
                 Synced::Matching => {}
                 Synced::Deferred => {
                     return Err(WarehouseError::Table {
@@ -178,6 +172,16 @@ impl PgTableWriter {
                 .collect();
             let shape = target_shape(&tx, &layout, &key_names).await?;
             key_index = Some((key_columns.clone(), shape));
+        }
+        if let Some((_, shape)) = &key_index {
+            if settings.merge == PgMerge::Merge && !shape.has_merge {
+                return Err(WarehouseError::Table {
+                    table: layout.table.clone(),
+                    reason: "warehouse.merge = \"merge\" needs PostgreSQL 15 or later (MERGE); \
+                             this server is older: use \"auto\" or \"delete-insert\""
+                        .into(),
+                });
+            }
         }
         let statements = match key_index.as_ref().map(|(_, s)| s) {
             Some(shape) => statements.for_shape(shape, layout.soft_delete, settings.merge),
@@ -468,7 +472,11 @@ pub(crate) async fn target_shape(
         .query_one(sql::KEY_INDEXES, &[&table, &key])
         .await
         .map_err(|e| classify(e, ctx))?;
-    let (covers, arbiter): (bool, bool) = (column(&row, 0, ctx)?, column(&row, 1, ctx)?);
+    let (covers, arbiter, has_merge): (bool, bool, bool) = (
+        column(&row, 0, ctx)?,
+        column(&row, 1, ctx)?,
+        column(&row, 2, ctx)?,
+    );
     let ctx = "reading the target's columns";
     let rows = client
         .query(sql::WRITABLE_COLUMNS, &[&table])
@@ -496,7 +504,11 @@ pub(crate) async fn target_shape(
             KeyIndex::None
         }
     };
-    Ok(TargetShape { index, others })
+    Ok(TargetShape {
+        index,
+        others,
+        has_merge,
+    })
 }
 
 async fn advance(
