@@ -20,6 +20,9 @@ pub enum DryRunError {
     /// A `[warehouse.redshift.s3]` string a COPY cannot carry.
     #[error("warehouse.redshift.s3: {0}")]
     S3Settings(String),
+    /// The configured strategy cannot run on this server (the run would stop on it too).
+    #[error(transparent)]
+    NoMerge(#[from] merge_sql::NoMerge),
 }
 
 /// A statement's name (what it is for, and when it runs) and its text.
@@ -54,7 +57,7 @@ pub fn table_statements(
         None => {
             let m = merge_sql::MergeSql::new(layout, key);
             let m = match shape {
-                Some(shape) => m.for_shape(shape, layout.soft_delete, merge),
+                Some(shape) => m.for_shape(shape, layout.soft_delete, merge)?,
                 None => m,
             };
             out.extend([
@@ -295,7 +298,10 @@ mod tests {
             others: vec!["loaded".into()],
             has_merge: true,
         };
-        let upsert = m.clone().for_shape(&unique, false, PgMerge::Auto);
+        let upsert = m
+            .clone()
+            .for_shape(&unique, false, PgMerge::Auto)
+            .expect("upsert");
         let shown =
             table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Auto).expect("pg");
         assert!(upsert.insert.contains(" ON CONFLICT "), "{}", upsert.insert);
@@ -307,7 +313,20 @@ mod tests {
             "the upsert's joins probe the key index"
         );
         // `merge = "merge"`: the MERGE, whose join probes the key index: no statistics needed.
-        let merge = m.clone().for_shape(&unique, false, PgMerge::Merge);
+        let merge = m
+            .clone()
+            .for_shape(&unique, false, PgMerge::Merge)
+            .expect("merge");
+        // A server before 15: MERGE refused (by the writer too), the other strategies shown.
+        let before_15 = TargetShape {
+            has_merge: false,
+            ..unique.clone()
+        };
+        assert!(matches!(
+            table_statements(None, &l, Some(&[0]), Some(&before_15), PgMerge::Merge),
+            Err(DryRunError::NoMerge(_))
+        ));
+        assert!(table_statements(None, &l, Some(&[0]), Some(&before_15), PgMerge::Auto).is_ok());
         let shown =
             table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Merge).expect("pg");
         assert!(merge.insert.starts_with("MERGE INTO"), "{}", merge.insert);

@@ -55,6 +55,15 @@ pub struct TargetShape {
     pub has_merge: bool,
 }
 
+/// `warehouse.merge = "merge"` on a server without MERGE: refused before any statement runs,
+/// by the writer and by `tidemark sql` alike.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "warehouse.merge = \"merge\" needs PostgreSQL 15 or later (MERGE); this server is older: \
+     use \"auto\" or \"delete-insert\""
+)]
+pub struct NoMerge;
+
 /// The best index on the target for matching rows by the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyIndex {
@@ -200,7 +209,15 @@ impl MergeSql {
 
     /// The statements `strategy` runs on a target of `shape`: what the writer runs and
     /// `tidemark sql` shows.
-    pub fn for_shape(mut self, shape: &TargetShape, soft_delete: bool, strategy: PgMerge) -> Self {
+    pub fn for_shape(
+        mut self,
+        shape: &TargetShape,
+        soft_delete: bool,
+        strategy: PgMerge,
+    ) -> Result<Self, NoMerge> {
+        if strategy == PgMerge::Merge && !shape.has_merge {
+            return Err(NoMerge);
+        }
         self.probe_index = shape.index != KeyIndex::None;
         if self.probe_index {
             // With hash and merge joins off, every join with the stage probes the key index
@@ -210,11 +227,11 @@ impl MergeSql {
             // 300000 --only orders,order_line --merges delete-insert --statements`).
             self.analyze_stage = None;
         }
-        match (strategy, shape.index) {
+        Ok(match (strategy, shape.index) {
             (PgMerge::Auto, KeyIndex::Unique) => self.upserting(soft_delete, &shape.others),
             (PgMerge::Merge, _) => self.merging(soft_delete, &shape.others),
             (PgMerge::Auto | PgMerge::DeleteInsert, _) => self,
-        }
+        })
     }
 
     /// Deletes only the rows of delete winners (none with soft deletes, which mark them):

@@ -11,7 +11,7 @@ use crate::cell::stage_pg_type;
 use crate::ddl::{sync_target, Synced};
 use crate::diagnose::{cast_failure, Applying};
 use crate::error::column;
-use crate::merge_sql::{KeyIndex, MergeSql, PgMerge, TargetShape};
+use crate::merge_sql::{KeyIndex, MergeSql, TargetShape};
 use crate::sql;
 use crate::stage;
 use crate::{classify, connect, quote_table, PgSettings};
@@ -173,18 +173,13 @@ impl PgTableWriter {
             let shape = target_shape(&tx, &layout, &key_names).await?;
             key_index = Some((key_columns.clone(), shape));
         }
-        if let Some((_, shape)) = &key_index {
-            if settings.merge == PgMerge::Merge && !shape.has_merge {
-                return Err(WarehouseError::Table {
-                    table: layout.table.clone(),
-                    reason: "warehouse.merge = \"merge\" needs PostgreSQL 15 or later (MERGE); \
-                             this server is older: use \"auto\" or \"delete-insert\""
-                        .into(),
-                });
-            }
-        }
         let statements = match key_index.as_ref().map(|(_, s)| s) {
-            Some(shape) => statements.for_shape(shape, layout.soft_delete, settings.merge),
+            Some(shape) => statements
+                .for_shape(shape, layout.soft_delete, settings.merge)
+                .map_err(|e| WarehouseError::Table {
+                    table: layout.table.clone(),
+                    reason: e.to_string(),
+                })?,
             None => statements,
         };
         // Phase timings (summed over the pieces), for `TIDEMARK_LOG=tidemark_warehouse=debug`.
