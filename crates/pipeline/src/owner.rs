@@ -620,14 +620,18 @@ impl StreamHandler<FetchedChunk> for PartitionOwner {
         }
     }
 
+    /// The fetch thread ended. Before the owner finishes, only because the session stopped it
+    /// (`SliceHandle::abort` sets the flag, then sends `Abort`, which decides how the owner
+    /// finishes: the stream can end before that message is handled); otherwise it crashed.
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        if !self.finishing {
-            self.finish(
-                ctx,
-                Err(PipelineError::FetchEnded { slice: self.slice }),
-                true,
-            );
+        if self.finishing || self.stop_fetch.load(Ordering::Relaxed) {
+            return;
         }
+        self.finish(
+            ctx,
+            Err(PipelineError::FetchEnded { slice: self.slice }),
+            true,
+        );
     }
 }
 
