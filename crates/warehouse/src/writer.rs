@@ -275,6 +275,7 @@ impl PgTableWriter {
             land(&tx, landing).await?;
         }
         crate::failpoint::before_commit();
+        let _holding = crate::failpoint::holding_watermarks();
         advance(&tx, &watermarks, &pipeline, request)
             .instrument(tracing::info_span!(
                 "watermark",

@@ -244,6 +244,7 @@ impl RedshiftTableWriter {
         // Last, and always after the target's: tidemark's own tables are written under the
         // watermarks' lock, so merges of different tables and claims serialize on them
         // without a cycle, and a claim never waits for a merge that is still staging.
+        let _holding = crate::failpoint::holding_watermarks();
         tx.batch_execute(&state.lock_watermarks)
             .await
             .map_err(|e| classify(e, "locking the watermarks"))?;
