@@ -570,6 +570,56 @@ fn top_statements(url: &str) -> Vec<Statement> {
         .collect()
 }
 
+/// The keyed floor: a binary COPY of the targets' final rows into empty copies of them with
+/// their keys and indexes (`LIKE … INCLUDING ALL`), the least any writer of those rows pays for
+/// the indexes. The rows are read out first; only the COPY in is measured, by `server_cpu`.
+/// Returns the rows copied and the server CPU they took.
+async fn keyed_floor(
+    url: &str,
+    setups: &[TableSetup],
+    server_cpu: impl Fn() -> Duration,
+) -> (u64, Duration) {
+    use futures::{SinkExt, TryStreamExt};
+    let client = tidemark_testkit::connect(url).await.expect("connect");
+    client
+        .batch_execute("CREATE SCHEMA floor_keyed")
+        .await
+        .expect("schema");
+    let mut rows = 0;
+    let mut cpu = Duration::ZERO;
+    for s in setups {
+        let copy = format!(
+            "floor_keyed.{}",
+            tidemark_testkit::quote_ident(&s.def.table)
+        );
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {copy} (LIKE {} INCLUDING ALL)",
+                s.target
+            ))
+            .await
+            .expect("keyed floor table");
+        let out = client
+            .copy_out(&format!("COPY {} TO STDOUT (FORMAT binary)", s.target))
+            .await
+            .expect("copy out");
+        let data: Vec<bytes::Bytes> = out.try_collect().await.expect("read the target");
+        let before = server_cpu();
+        let sink = client
+            .copy_in(&format!("COPY {copy} FROM STDIN (FORMAT binary)"))
+            .await
+            .expect("copy in");
+        pin_mut!(sink);
+        for chunk in data {
+            sink.send(chunk).await.expect("copy");
+        }
+        rows += sink.finish().await.expect("finish");
+        std::thread::sleep(Duration::from_millis(200)); // the backend's CPU, counted
+        cpu += server_cpu() - before;
+    }
+    (rows, cpu)
+}
+
 /// Vacuums and analyzes the targets and checkpoints, so the last run's maintenance (an
 /// autovacuum of its dead rows, its dirty pages) falls in no floor's window. Without it one
 /// run's write floor measured 3.76 µs/row where the runs before measured 1.76–1.91.
@@ -700,6 +750,10 @@ fn main() {
     let rows = block_on(write_floor(&stack.url(), &a, &setups));
     std::thread::sleep(Duration::from_millis(500));
     let pg_copy = stack.pg.server_cpu_time() - pg_before;
+    eprintln!("keyed floor…");
+    let (keyed_rows, pg_keyed) = block_on(keyed_floor(&stack.url(), &setups, || {
+        stack.pg.server_cpu_time()
+    }));
     eprintln!("reference pattern (landing COPY + ranking procedure)…");
     let reference = reference_pattern::run(
         &stack.url(),
@@ -747,6 +801,8 @@ fn main() {
     let copy = per_event(pg_copy, rows);
     println!("  decode floor         {dec:>10.2} µs/event   (serde_json parse of the same keys and values)");
     println!("  write floor          {copy:>10.2} µs/row     (binary COPY of {rows} rows into plain tables)");
+    let keyed = per_event(pg_keyed, keyed_rows);
+    println!("  keyed floor          {keyed:>10.2} µs/row     = {:.2}× the write floor (binary COPY of the targets' {keyed_rows} final rows into copies with their keys and indexes)", keyed / copy);
     let first = &runs[0];
     let first_pg = per_event(first.pg, produced);
     let first_rate = produced as f64 / first.wall.as_secs_f64();

@@ -290,8 +290,9 @@ pub struct BatchConfig {
     /// rows (or `max_rows`, or its oldest record has waited `linger`).
     #[serde(default = "default_max_bytes")]
     pub max_bytes: ByteSize,
-    /// A micro-batch is sent to its table's merge once its oldest record has waited this long
-    /// (or it holds `max_rows` or `max_bytes`).
+    /// How long a partial micro-batch may wait. A table's records go to its merge as soon as
+    /// none of the owner's batches of the table is being merged (group commit); behind a
+    /// running merge they wait until it ends, `max_rows` or `max_bytes`, or this long.
     #[serde(default = "default_linger", with = "units::duration")]
     #[schemars(with = "reference::DurationText", skip_serializing, extend("default" = "200ms"))]
     pub linger: Duration,
