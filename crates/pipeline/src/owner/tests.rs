@@ -171,6 +171,27 @@ async fn wait_for_rows(url: &str, rows: i64, within: Duration, what: &str) {
     }
 }
 
+/// Merges of `public.t` block from now on, until `locker` commits.
+async fn hold_merges(locker: &tokio_postgres::Client) {
+    locker
+        .batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+}
+
+/// Records 0..3 merge at once (nothing is merging); then, with merges held by `locker`,
+/// records 3..5 go as a merge that cannot finish until `locker` commits.
+async fn merge_three_then_hold_two(
+    url: &str,
+    chunks: &mpsc::Sender<FetchedChunk>,
+    locker: &tokio_postgres::Client,
+) {
+    send(chunks, 0..3).await;
+    wait_for_rows(url, 3, Duration::from_secs(10), "a partial batch waited").await;
+    hold_merges(locker).await;
+    send(chunks, 3..5).await;
+}
+
 #[test]
 fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() {
     let pg = LocalPostgres::start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
@@ -191,11 +212,7 @@ fn one_chunk_worth_many_batches_keeps_at_most_max_in_flight_batches_in_flight() 
             arbiter: owner_arbiter,
             ..
         } = start_owner(&url, limits).await;
-        // Merges block on this lock until the test lets them go.
-        locker
-            .batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
-            .await
-            .expect("lock");
+        hold_merges(&locker).await;
         send(&chunks, 0..ROWS_PER_BATCH as i64 * BATCHES).await;
 
         // Backpressure engaged: exactly two batches cut and waiting on the lock, no more.
@@ -238,15 +255,8 @@ fn a_partial_batch_goes_when_the_merger_is_free_not_after_linger() {
             summary,
             ..
         } = start_owner(&url, linger_forever()).await;
-        // Nothing is merging: three records go at once.
-        send(&chunks, 0..3).await;
-        wait_for_rows(&url, 3, Duration::from_secs(10), "a partial batch waited").await;
-        // A merge that cannot finish: what arrives meanwhile accumulates, in one batch.
-        locker
-            .batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
-            .await
-            .expect("lock");
-        send(&chunks, 3..5).await;
+        // What arrives behind the merge that cannot finish accumulates, in one batch.
+        merge_three_then_hold_two(&url, &chunks, &locker).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         send(&chunks, 5..9).await;
         send(&chunks, 9..12).await;
@@ -321,14 +331,8 @@ fn a_fetch_stream_ended_by_an_abort_is_an_abort_not_a_crash() {
             mut events,
             ..
         } = start_owner(&url, linger_forever()).await;
-        // The first records merge at once; what follows waits behind a merge that cannot end.
-        send(&chunks, 0..3).await;
-        wait_for_rows(&url, 3, Duration::from_secs(10), "the first batch waited").await;
-        locker
-            .batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
-            .await
-            .expect("lock");
-        send(&chunks, 3..5).await;
+        // What follows waits behind the merge that cannot end.
+        merge_three_then_hold_two(&url, &chunks, &locker).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         send(&chunks, 5..9).await;
         // SliceHandle::abort, with the stream's end handled before the message.
