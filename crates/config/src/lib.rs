@@ -183,7 +183,9 @@ pub struct WarehouseConfig {
 pub enum MergeStrategy {
     /// `INSERT … ON CONFLICT (key) DO UPDATE` (an update in place, HOT when no indexed column
     /// changes) plus a `DELETE` of deleted keys, when a unique index or primary key is on
-    /// exactly the key columns; otherwise `"delete-insert"`.
+    /// exactly the key columns, with the batch's values bound as one array per column instead
+    /// of copied into the stage (the stage still takes a batch with unchanged TOASTed values,
+    /// or with soft deletes, or array columns); otherwise `"delete-insert"`.
     #[default]
     Auto,
     /// Delete every row whose key the batch changes, then insert the new versions, whatever

@@ -177,6 +177,39 @@ fn array_type(element: ElementType, sql_type: &str) -> Type {
 
 /// Which of the text types a column (or array element) is, from its `format_type` spelling:
 /// they share one wire format, but an array's element OID must be the exact one.
+/// The array type of a (non-array) stage type, for binding a column's values as one array
+/// parameter; `None` for an array type.
+pub(crate) fn array_of(element: &Type) -> Option<Type> {
+    let pairs = [
+        (Type::BOOL, Type::BOOL_ARRAY),
+        (Type::INT2, Type::INT2_ARRAY),
+        (Type::INT4, Type::INT4_ARRAY),
+        (Type::INT8, Type::INT8_ARRAY),
+        (Type::FLOAT4, Type::FLOAT4_ARRAY),
+        (Type::FLOAT8, Type::FLOAT8_ARRAY),
+        (Type::NUMERIC, Type::NUMERIC_ARRAY),
+        (Type::TEXT, Type::TEXT_ARRAY),
+        (Type::VARCHAR, Type::VARCHAR_ARRAY),
+        (Type::BPCHAR, Type::BPCHAR_ARRAY),
+        (Type::BYTEA, Type::BYTEA_ARRAY),
+        (Type::DATE, Type::DATE_ARRAY),
+        (Type::TIME, Type::TIME_ARRAY),
+        (Type::TIMETZ, Type::TIMETZ_ARRAY),
+        (Type::TIMESTAMP, Type::TIMESTAMP_ARRAY),
+        (Type::TIMESTAMPTZ, Type::TIMESTAMPTZ_ARRAY),
+        (Type::INTERVAL, Type::INTERVAL_ARRAY),
+        (Type::UUID, Type::UUID_ARRAY),
+        (Type::JSON, Type::JSON_ARRAY),
+        (Type::JSONB, Type::JSONB_ARRAY),
+        (Type::BIT, Type::BIT_ARRAY),
+        (Type::VARBIT, Type::VARBIT_ARRAY),
+    ];
+    pairs
+        .into_iter()
+        .find(|(e, _)| e == element)
+        .map(|(_, array)| array)
+}
+
 fn text_type(sql_type: &str) -> Type {
     if sql_type.starts_with("character varying") {
         Type::VARCHAR

@@ -93,6 +93,19 @@ pub fn table_statements(
                     Some(m.clear_stage),
                 ),
             ]);
+            // A piece with every value sent skips the stage (see `merge_sql::BoundSql`).
+            if let Some(bound) = m.bound.filter(|_| keyed) {
+                out.extend([
+                    (
+                        "delete deleted rows, keys bound as arrays (upsert without the stage)",
+                        Some(bound.delete),
+                    ),
+                    (
+                        "upsert winners, columns bound as arrays (upsert without the stage)",
+                        Some(bound.insert),
+                    ),
+                ]);
+            }
         }
         Some(rs) => {
             let m = redshift::MergeSql::new(layout, key)?;
@@ -307,6 +320,15 @@ mod tests {
         assert!(upsert.insert.contains(" ON CONFLICT "), "{}", upsert.insert);
         assert!(shown.iter().any(|(_, s)| *s == upsert.insert), "{shown:?}");
         assert!(shown.iter().any(|(_, s)| *s == upsert.delete));
+        let bound = upsert.bound.clone().expect("the upsert binds arrays");
+        assert!(shown.iter().any(|(_, s)| *s == bound.insert), "{shown:?}");
+        assert!(shown.iter().any(|(_, s)| *s == bound.delete), "{shown:?}");
+        assert!(
+            bound.insert.contains(" FROM unnest($1, $2"),
+            "{}",
+            bound.insert
+        );
+        assert!(!bound.insert.contains("tidemark_stage"), "{}", bound.insert);
         assert!(shown.iter().any(|(_, s)| *s == sql::PREFER_INDEX_PROBES));
         assert!(
             shown.iter().all(|(n, _)| n != "analyze stage"),

@@ -5,6 +5,7 @@
 //! merge upserts those rows in the same transaction as the rows it applies, guarded by the
 //! epoch, so progress and data can never disagree and a stale owner can never commit.
 
+mod bound;
 mod cell;
 mod convert;
 mod ddl;
