@@ -97,11 +97,11 @@ pub fn table_statements(
             if let Some(bound) = m.bound.filter(|_| keyed) {
                 out.extend([
                     (
-                        "delete deleted rows, keys bound as arrays (upsert without the stage)",
+                        "delete deleted rows, keys bound as arrays (a key index, no stage)",
                         Some(bound.delete),
                     ),
                     (
-                        "upsert winners, columns bound as arrays (upsert without the stage)",
+                        "insert winners, columns bound as arrays (a key index, no stage)",
                         Some(bound.insert),
                     ),
                 ]);
@@ -354,6 +354,10 @@ mod tests {
         assert!(merge.insert.starts_with("MERGE INTO"), "{}", merge.insert);
         assert!(shown.iter().any(|(_, s)| *s == merge.insert));
         assert!(shown.iter().all(|(n, _)| n != "analyze stage"));
+        let bound = merge.bound.clone().expect("MERGE binds arrays with a key index");
+        assert!(bound.insert.starts_with("MERGE INTO"), "{}", bound.insert);
+        assert!(bound.insert.contains(" USING unnest($1, $2"), "{}", bound.insert);
+        assert!(shown.iter().any(|(_, s)| *s == bound.insert), "{shown:?}");
         // Without a key index the MERGE hashes the stage, after analyzing it.
         let no_index = TargetShape {
             index: crate::merge_sql::KeyIndex::None,
@@ -364,6 +368,8 @@ mod tests {
             table_statements(None, &l, Some(&[0]), Some(&no_index), PgMerge::Merge).expect("pg");
         assert!(shown.iter().any(|(n, _)| n == "analyze stage"));
         assert!(shown.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
+        // Without one every piece is staged: a join with bound arrays would scan the target.
+        assert!(shown.iter().all(|(_, s)| !s.contains("unnest(")), "{shown:?}");
         assert!(pg.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         let rs = redshift();
         let shown =

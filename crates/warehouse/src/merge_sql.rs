@@ -59,8 +59,8 @@ pub(crate) struct MergeSql {
 /// and an upsert of 1,443-row batches from bound arrays 0.83× the server CPU of the COPY into
 /// the stage and the upsert from it (three runs each, 360k rows). On that benchmark the upsert
 /// then measured 7.14 µs/event = 3.32× the COPY floor, where it had measured 3.53× (9.17
-/// µs/event) with the stage earlier the same day. Used only by the upsert,
-/// with hard deletes, for a piece without values the source did not send (those are filled
+/// µs/event) with the stage earlier the same day. Used by the upsert and MERGE where an index
+/// covers the key, with hard deletes, for a piece without values the source did not send (those are filled
 /// from the target through the stage); a value the server refuses is looked for through the
 /// stage after the rollback, which names its record.
 #[derive(Debug, Clone)]
@@ -341,6 +341,22 @@ impl MergeSql {
             self.insert_names.join(", "),
             self.values.join(", ")
         );
+        // Only non-delete winners are bound: no flag to test.
+        let bound_update = if assign.is_empty() {
+            String::new()
+        } else {
+            format!("WHEN MATCHED THEN UPDATE SET {} ", assign.join(", "))
+        };
+        self.bound = self.bind(soft_delete, |all| {
+            format!(
+                "MERGE INTO {} AS t USING {all} ON {} {bound_update}WHEN NOT MATCHED THEN \
+                 INSERT ({}) VALUES ({})",
+                self.target,
+                self.key_match,
+                self.insert_names.join(", "),
+                self.values.join(", ")
+            )
+        });
         self
     }
 
@@ -359,21 +375,36 @@ impl MergeSql {
         };
         let conflict = format!("ON CONFLICT ({}) {action}", self.key_names.join(", "));
         self.insert = format!("{} {conflict}", self.insert);
-        if let (false, Some(all), Some(key)) = (soft_delete, &self.unnest_all, &self.unnest_key) {
-            self.bound = Some(BoundSql {
-                insert: format!(
-                    "INSERT INTO {} ({}) SELECT {} FROM {all} {conflict}",
-                    self.target,
-                    self.insert_names.join(", "),
-                    self.values.join(", ")
-                ),
-                delete: format!(
-                    "WITH d AS (DELETE FROM {} AS t USING {key} WHERE {} RETURNING 1) \
-                     SELECT count(*) FROM d",
-                    self.target, self.key_match
-                ),
-            });
-        }
+        self.bound = self.bind(soft_delete, |all| {
+            format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {all} {conflict}",
+                self.target,
+                self.insert_names.join(", "),
+                self.values.join(", ")
+            )
+        });
         self
+    }
+
+    /// The bound statements ([`BoundSql`]) with `insert(unnest of every column)` for the
+    /// non-delete winners; `None` with soft deletes, array columns, or no index on the key
+    /// (the join with the arrays probes it).
+    fn bind(&self, soft_delete: bool, insert: impl Fn(&str) -> String) -> Option<BoundSql> {
+        let (false, true, Some(all), Some(key)) = (
+            soft_delete,
+            self.probe_index,
+            &self.unnest_all,
+            &self.unnest_key,
+        ) else {
+            return None;
+        };
+        Some(BoundSql {
+            insert: insert(all),
+            delete: format!(
+                "WITH d AS (DELETE FROM {} AS t USING {key} WHERE {} RETURNING 1) \
+                 SELECT count(*) FROM d",
+                self.target, self.key_match
+            ),
+        })
     }
 }
