@@ -32,15 +32,6 @@ fn hostile_history_applied_by_merge_statements_matches_the_oracle() {
     hostile_history(stack, salesdb_setups());
 }
 
-/// The same with the upsert (`warehouse.merge = "upsert"`: what `auto` chooses for a key
-/// index before PostgreSQL 15; on 15 `auto` chooses MERGE).
-#[test]
-fn hostile_history_applied_by_upserts_matches_the_oracle() {
-    let mut stack = Stack::start();
-    stack.warehouse = "merge = \"upsert\"\n".to_string();
-    hostile_history(stack, salesdb_setups());
-}
-
 fn hostile_history(stack: Stack, setups: Vec<TableSetup>) {
     stack.prepare(&setups, 4);
     let mut history = generator(

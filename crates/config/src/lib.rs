@@ -181,24 +181,19 @@ pub struct WarehouseConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MergeStrategy {
-    /// When a unique index or primary key is on exactly the key columns: `"merge"` on
-    /// PostgreSQL 15 or later (measured 0.70× the upsert's server CPU per event), `"upsert"`
-    /// before; otherwise `"delete-insert"`.
-    #[default]
-    Auto,
     /// `INSERT … ON CONFLICT (key) DO UPDATE` (an update in place, HOT when no indexed column
     /// changes) plus a `DELETE` of deleted keys, when a unique index or primary key is on
-    /// exactly the key columns; otherwise `"delete-insert"`.
-    Upsert,
+    /// exactly the key columns, with the batch's values bound as one array per column instead
+    /// of copied into the stage (the stage still takes a batch with unchanged TOASTed values,
+    /// or with soft deletes, or array columns); otherwise `"delete-insert"`.
+    #[default]
+    Auto,
     /// Delete every row whose key the batch changes, then insert the new versions, whatever
     /// the target's indexes: an update reaches triggers and logical decoding as a DELETE and an
     /// INSERT.
     DeleteInsert,
     /// PostgreSQL 15's `MERGE` (update in place or insert) plus a `DELETE` of deleted keys;
-    /// needs no unique index, fails on servers before 15. With an upsert or MERGE and an index
-    /// on the key, a batch's values are bound as one array per column instead of copied into
-    /// the stage (which still takes batches with unchanged TOASTed values, soft deletes or
-    /// array columns).
+    /// needs no unique index, fails on servers before 15.
     Merge,
 }
 

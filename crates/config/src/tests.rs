@@ -234,13 +234,12 @@ fn the_postgresql_merge_strategy_defaults_to_auto_and_takes_each_name() {
     assert_eq!(with("").unwrap().warehouse.merge, MergeStrategy::Auto);
     for (name, strategy) in [
         ("auto", MergeStrategy::Auto),
-        ("upsert", MergeStrategy::Upsert),
         ("delete-insert", MergeStrategy::DeleteInsert),
         ("merge", MergeStrategy::Merge),
     ] {
         let c = with(&format!("merge = {name:?}")).unwrap();
         assert_eq!(c.warehouse.merge, strategy);
     }
-    let err = with("merge = \"replace\"").unwrap_err();
+    let err = with("merge = \"upsert\"").unwrap_err();
     assert!(err.contains("merge"), "{err}");
 }

@@ -154,7 +154,6 @@ pub fn warehouse(config: &Config) -> Result<Arc<PgWarehouse>, CliError> {
 pub fn pg_merge(config: &Config) -> PgMerge {
     match config.warehouse.merge {
         MergeStrategy::Auto => PgMerge::Auto,
-        MergeStrategy::Upsert => PgMerge::Upsert,
         MergeStrategy::DeleteInsert => PgMerge::DeleteInsert,
         MergeStrategy::Merge => PgMerge::Merge,
     }

@@ -313,26 +313,13 @@ mod tests {
         };
         let upsert = m
             .clone()
-            .for_shape(&unique, false, PgMerge::Upsert)
+            .for_shape(&unique, false, PgMerge::Auto)
             .expect("upsert");
         let shown =
-            table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Upsert).expect("pg");
+            table_statements(None, &l, Some(&[0]), Some(&unique), PgMerge::Auto).expect("pg");
         assert!(upsert.insert.contains(" ON CONFLICT "), "{}", upsert.insert);
         assert!(shown.iter().any(|(_, s)| *s == upsert.insert), "{shown:?}");
         assert!(shown.iter().any(|(_, s)| *s == upsert.delete));
-        // Auto: MERGE where the server has it, the upsert before PostgreSQL 15.
-        let auto = |has_merge| {
-            let shape = TargetShape {
-                has_merge,
-                ..unique.clone()
-            };
-            m.clone()
-                .for_shape(&shape, false, PgMerge::Auto)
-                .expect("auto")
-                .insert
-        };
-        assert!(auto(true).starts_with("MERGE INTO"), "{}", auto(true));
-        assert_eq!(auto(false), upsert.insert);
         let bound = upsert.bound.clone().expect("the upsert binds arrays");
         assert!(shown.iter().any(|(_, s)| *s == bound.insert), "{shown:?}");
         assert!(shown.iter().any(|(_, s)| *s == bound.delete), "{shown:?}");
@@ -367,16 +354,9 @@ mod tests {
         assert!(merge.insert.starts_with("MERGE INTO"), "{}", merge.insert);
         assert!(shown.iter().any(|(_, s)| *s == merge.insert));
         assert!(shown.iter().all(|(n, _)| n != "analyze stage"));
-        let bound = merge
-            .bound
-            .clone()
-            .expect("MERGE binds arrays with a key index");
+        let bound = merge.bound.clone().expect("MERGE binds arrays with a key index");
         assert!(bound.insert.starts_with("MERGE INTO"), "{}", bound.insert);
-        assert!(
-            bound.insert.contains(" USING unnest($1, $2"),
-            "{}",
-            bound.insert
-        );
+        assert!(bound.insert.contains(" USING unnest($1, $2"), "{}", bound.insert);
         assert!(shown.iter().any(|(_, s)| *s == bound.insert), "{shown:?}");
         // Without a key index the MERGE hashes the stage, after analyzing it.
         let no_index = TargetShape {
@@ -389,10 +369,7 @@ mod tests {
         assert!(shown.iter().any(|(n, _)| n == "analyze stage"));
         assert!(shown.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         // Without one every piece is staged: a join with bound arrays would scan the target.
-        assert!(
-            shown.iter().all(|(_, s)| !s.contains("unnest(")),
-            "{shown:?}"
-        );
+        assert!(shown.iter().all(|(_, s)| !s.contains("unnest(")), "{shown:?}");
         assert!(pg.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         let rs = redshift();
         let shown =

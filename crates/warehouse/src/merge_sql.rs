@@ -108,17 +108,12 @@ pub enum KeyIndex {
 /// -p tidemark-e2e --bench refresh -- --merges …`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PgMerge {
-    /// When a unique index on exactly the key exists: MERGE on PostgreSQL 15 or later, else
-    /// the upsert; without one, delete + insert. MERGE, since both bind their values as
-    /// arrays ([`BoundSql`]): on the 1M-event refresh benchmark's primary-key tables MERGE
-    /// took 0.70× the upsert's PostgreSQL CPU per event (4.76 vs 6.80 µs/event, one run,
-    /// `--merges upsert,merge`) and 1.27× its throughput; with the stage it had measured
-    /// 0.89–1.06× (four runs).
+    /// The upsert ([`MergeSql::upserting`]) when a unique index on exactly the key exists,
+    /// else delete + insert. Not MERGE: on the 1M-event benchmark's primary-key tables
+    /// PostgreSQL CPU per event measured MERGE 1.01× and 1.06× the upsert's (one run, MERGE
+    /// before and after it), and the upsert works before PostgreSQL 15.
     #[default]
     Auto,
-    /// The upsert ([`MergeSql::upserting`]) when a unique index on exactly the key exists,
-    /// else delete + insert (what `Auto` chooses before PostgreSQL 15).
-    Upsert,
     /// Delete every staged key, then insert the non-delete winners, whatever the indexes (an
     /// update reaches triggers and logical decoding as a DELETE and an INSERT).
     DeleteInsert,
@@ -282,14 +277,9 @@ impl MergeSql {
             self.analyze_stage = None;
         }
         Ok(match (strategy, shape.index) {
-            (PgMerge::Auto, KeyIndex::Unique) if shape.has_merge => {
-                self.merging(soft_delete, &shape.others)
-            }
-            (PgMerge::Auto | PgMerge::Upsert, KeyIndex::Unique) => {
-                self.upserting(soft_delete, &shape.others)
-            }
+            (PgMerge::Auto, KeyIndex::Unique) => self.upserting(soft_delete, &shape.others),
             (PgMerge::Merge, _) => self.merging(soft_delete, &shape.others),
-            (PgMerge::Auto | PgMerge::Upsert | PgMerge::DeleteInsert, _) => self,
+            (PgMerge::Auto | PgMerge::DeleteInsert, _) => self,
         })
     }
 

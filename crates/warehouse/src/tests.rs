@@ -31,9 +31,8 @@ enum Dialect {
 const DIALECTS: [Dialect; 2] = [Dialect::Postgres, Dialect::Redshift];
 
 /// Every way a batch is applied: each PostgreSQL strategy, and Redshift's.
-const APPLY_PATHS: [(Dialect, PgMerge); 5] = [
+const APPLY_PATHS: [(Dialect, PgMerge); 4] = [
     (Dialect::Postgres, PgMerge::Auto),
-    (Dialect::Postgres, PgMerge::Upsert),
     (Dialect::Postgres, PgMerge::DeleteInsert),
     (Dialect::Postgres, PgMerge::Merge),
     (Dialect::Redshift, PgMerge::Auto),
