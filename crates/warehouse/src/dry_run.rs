@@ -354,9 +354,16 @@ mod tests {
         assert!(merge.insert.starts_with("MERGE INTO"), "{}", merge.insert);
         assert!(shown.iter().any(|(_, s)| *s == merge.insert));
         assert!(shown.iter().all(|(n, _)| n != "analyze stage"));
-        let bound = merge.bound.clone().expect("MERGE binds arrays with a key index");
+        let bound = merge
+            .bound
+            .clone()
+            .expect("MERGE binds arrays with a key index");
         assert!(bound.insert.starts_with("MERGE INTO"), "{}", bound.insert);
-        assert!(bound.insert.contains(" USING unnest($1, $2"), "{}", bound.insert);
+        assert!(
+            bound.insert.contains(" USING unnest($1, $2"),
+            "{}",
+            bound.insert
+        );
         assert!(shown.iter().any(|(_, s)| *s == bound.insert), "{shown:?}");
         // Without a key index the MERGE hashes the stage, after analyzing it.
         let no_index = TargetShape {
@@ -369,7 +376,10 @@ mod tests {
         assert!(shown.iter().any(|(n, _)| n == "analyze stage"));
         assert!(shown.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         // Without one every piece is staged: a join with bound arrays would scan the target.
-        assert!(shown.iter().all(|(_, s)| !s.contains("unnest(")), "{shown:?}");
+        assert!(
+            shown.iter().all(|(_, s)| !s.contains("unnest(")),
+            "{shown:?}"
+        );
         assert!(pg.iter().all(|(_, s)| *s != sql::PREFER_INDEX_PROBES));
         let rs = redshift();
         let shown =

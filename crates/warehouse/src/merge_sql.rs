@@ -111,7 +111,9 @@ pub enum PgMerge {
     /// The upsert ([`MergeSql::upserting`]) when a unique index on exactly the key exists,
     /// else delete + insert. Not MERGE: on the 1M-event benchmark's primary-key tables
     /// PostgreSQL CPU per event measured MERGE 1.01× and 1.06× the upsert's (one run, MERGE
-    /// before and after it), and the upsert works before PostgreSQL 15.
+    /// before and after it), and with both binding arrays ([`BoundSql`]) 0.70× (MERGE run
+    /// second) and 1.01× (MERGE run first): no consistent gain, where the upsert works before
+    /// PostgreSQL 15 and with other writers inserting the same keys.
     #[default]
     Auto,
     /// Delete every staged key, then insert the non-delete winners, whatever the indexes (an
