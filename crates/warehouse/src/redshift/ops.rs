@@ -32,8 +32,9 @@ pub(crate) async fn session(
 }
 
 /// Creates tidemark's schema and tables if missing. Without advisory locks, replicas that
-/// prepare at once may both try to create one table: the loser's "already exists" (or, on
-/// PostgreSQL, the catalog's unique violation) means it exists, and is not an error.
+/// prepare at once may both try to create one table: the loser's "already exists" (of the
+/// table, or of its row type; or, on PostgreSQL, the catalog's unique violation) means it
+/// exists, and is not an error.
 pub(crate) async fn prepare(settings: &PgSettings) -> Result<(), WarehouseError> {
     let client = session(settings, "preparing tidemark schema").await?;
     let statements = create_own_tables(&settings.schema)
@@ -44,6 +45,9 @@ pub(crate) async fn prepare(settings: &PgSettings) -> Result<(), WarehouseError>
             let exists = e.code().is_some_and(|c| {
                 *c == SqlState::DUPLICATE_TABLE
                     || *c == SqlState::DUPLICATE_SCHEMA
+                    // The table's row type, created first (`type "watermarks" already exists`:
+                    // a fresh-clone CI run of the Redshift paused-replica test).
+                    || *c == SqlState::DUPLICATE_OBJECT
                     || *c == SqlState::UNIQUE_VIOLATION
             });
             if !exists {
